@@ -1,0 +1,1 @@
+"""website channel (being written)."""

@@ -1,0 +1,1 @@
+"""Built-in sources. Each module is a plugin registering its Source class."""

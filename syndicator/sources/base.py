@@ -1,0 +1,75 @@
+"""The source contract: collect releases that are new or changed since the last tick."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from zoneinfo import ZoneInfo
+
+from ..options import Option
+
+if TYPE_CHECKING:
+    import requests
+
+    from ..errors import SourceError
+    from ..models import Release
+
+
+class StateStore(Protocol):
+    """A small per-source key/value store in the ledger (validators, file index)."""
+
+    def get_all(self) -> dict[str, Any]: ...
+
+    def put_many(self, items: Mapping[str, Any]) -> None: ...
+
+    def delete_many(self, keys: list[str]) -> None: ...
+
+
+@dataclass
+class SourceContext:
+    name: str
+    options: Mapping[str, Any]
+    base_dir: Path
+    logger: logging.Logger
+    state: StateStore
+    timezone: ZoneInfo
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # agency, language, tags
+    _session_factory: Any = field(default=None, repr=False)
+    _session: Any = field(default=None, repr=False)
+
+    @property
+    def http(self) -> requests.Session:
+        if self._session is None:
+            from ..http import make_session
+
+            self._session = (self._session_factory or make_session)()
+        return self._session
+
+    def path(self, value: str) -> Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def localize(self, value: datetime) -> datetime:
+        """A zone-less time is taken to be in the configured timezone."""
+        return value if value.tzinfo else value.replace(tzinfo=self.timezone)
+
+
+class Source:
+    """Base class of every source.
+
+    ``collect`` yields each new or changed release, or a :class:`SourceError` for one bad
+    item (a broken file) so the others go on; it raises ``SourceError`` when the whole
+    source fails (feed unreachable). Unchanged input should cost as little as possible:
+    the ledger already has it.
+    """
+
+    type: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    def collect(self, ctx: SourceContext) -> Iterator[Release | SourceError]:
+        raise NotImplementedError
