@@ -90,9 +90,7 @@ class ChannelConfig:
         """Does this channel take releases from ``source`` with ``tags``?"""
         if self.sources is not None and source not in self.sources:
             return False
-        if self.tags is not None and not set(self.tags) & set(tags):
-            return False
-        return True
+        return self.tags is None or bool(set(self.tags) & set(tags))
 
     def describe(self) -> dict[str, Any]:
         data: dict[str, Any] = {"type": self.type}

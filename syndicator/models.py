@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 
-class DeliveryState(str, enum.Enum):
+class DeliveryState(enum.StrEnum):
     """States of one release on one channel (see DESIGN.md, the ledger's state machine)."""
 
     PENDING = "pending"
@@ -21,9 +21,6 @@ class DeliveryState(str, enum.Enum):
     DEAD = "dead"
     UNKNOWN = "unknown"
     ABANDONED = "abandoned"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: States that need an operator's attention; a run that leaves any exits with code 1.

@@ -1,0 +1,59 @@
+"""One place that makes HTTP sessions: timeouts always, a User-Agent, TLS verification on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from . import __version__
+
+DEFAULT_TIMEOUT = 30.0
+USER_AGENT = f"syndicator/{__version__} (+https://github.com/syndicator/syndicator)"
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    """Applies a default timeout, since requests has none and a hung call hangs cron."""
+
+    def __init__(self, timeout: float, **kwargs: Any) -> None:
+        self._timeout = timeout
+        super().__init__(**kwargs)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self._timeout
+        return super().send(request, **kwargs)
+
+
+def make_session(
+    timeout: float = DEFAULT_TIMEOUT, user_agent: str | None = None, pool_size: int = 10
+) -> requests.Session:
+    """A session with a default timeout and User-Agent. Retries are the dispatcher's job."""
+    session = requests.Session()
+    session.headers["User-Agent"] = user_agent or USER_AGENT
+    adapter = _TimeoutAdapter(timeout, pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.verify = True
+    return session
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    import time
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
