@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from .options import Option
 
@@ -70,7 +70,7 @@ class ChannelContext:
 
             factory = self._session_factory or make_session
             self._session = factory()
-        return self._session
+        return cast("requests.Session", self._session)
 
     def path(self, value: str) -> Path:
         """A path from config, relative to the config file's folder."""

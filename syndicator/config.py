@@ -32,8 +32,9 @@ _SETTINGS = (
 )
 _SOURCE_CORE = (
     Option("type", str, required=True),
-    Option("approval", str, default="front-matter",
-           help='"front-matter", "trusted", "manual" or "category:NAME"'),
+    Option(
+        "approval", str, default="front-matter", help='"front-matter", "trusted", "manual" or "category:NAME"'
+    ),
     Option("agency", str, default="", help="agency name for releases that do not give one"),
     Option("language", str, default="", help="language for releases that do not give one"),
     Option("tags", list, default=[], help="tags added to every release of this source"),
@@ -47,8 +48,12 @@ _CHANNEL_CORE = (
     Option("max_attempts", int, default=5, help="attempts before a delivery is dead"),
     Option("backoff", float, default=60.0, help="first retry delay in seconds (doubles, capped)"),
     Option("timeout", float, default=30.0, help="seconds for each HTTP call"),
-    Option("backfill", bool, default=False,
-           help="also deliver releases that were due before this channel was added"),
+    Option(
+        "backfill",
+        bool,
+        default=False,
+        help="also deliver releases that were due before this channel was added",
+    ),
     Option("enabled", bool, default=True),
 )
 
@@ -63,12 +68,18 @@ class SourceConfig:
     language: str = ""
     tags: tuple[str, ...] = ()
     enabled: bool = True
-    cls: type = object
+    cls: Any = object
 
     def describe(self) -> dict[str, Any]:
-        return {"type": self.type, "approval": self.approval, "agency": self.agency,
-                "language": self.language, "tags": list(self.tags), "enabled": self.enabled,
-                **redact(dict(self.options))}
+        return {
+            "type": self.type,
+            "approval": self.approval,
+            "agency": self.agency,
+            "language": self.language,
+            "tags": list(self.tags),
+            "enabled": self.enabled,
+            **redact(dict(self.options)),
+        }
 
 
 @dataclass(frozen=True)
@@ -84,7 +95,7 @@ class ChannelConfig:
     timeout: float = 30.0
     backfill: bool = False
     enabled: bool = True
-    cls: type = object
+    cls: Any = object
 
     def routes(self, source: str, tags: tuple[str, ...] | list[str]) -> bool:
         """Does this channel take releases from ``source`` with ``tags``?"""
@@ -97,9 +108,14 @@ class ChannelConfig:
         for key in ("sources", "tags"):
             if getattr(self, key) is not None:
                 data[key] = list(getattr(self, key))
-        data.update(concurrency=self.concurrency, max_attempts=self.max_attempts,
-                    backoff=self.backoff, timeout=self.timeout, backfill=self.backfill,
-                    enabled=self.enabled)
+        data.update(
+            concurrency=self.concurrency,
+            max_attempts=self.max_attempts,
+            backoff=self.backoff,
+            timeout=self.timeout,
+            backfill=self.backfill,
+            enabled=self.enabled,
+        )
         data.update(redact(dict(self.options)))
         return data
 
@@ -140,7 +156,9 @@ def read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError([ConfigProblem(str(path), "", "", "file not found (create one with `syndicator init`)")]) from None
+        raise ConfigError(
+            [ConfigProblem(str(path), "", "", "file not found (create one with `syndicator init`)")]
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([ConfigProblem(str(path), "", "", f"not valid TOML: {exc}")]) from None
     except OSError as exc:
@@ -150,7 +168,7 @@ def read_toml(path: Path) -> dict[str, Any]:
 def _check_approval(policy: str) -> str | None:
     if policy in ("front-matter", "trusted", "manual"):
         return None
-    if policy.startswith("category:") and policy[len("category:"):].strip():
+    if policy.startswith("category:") and policy[len("category:") :].strip():
         return None
     return f'expected "front-matter", "trusted", "manual" or "category:NAME", got {policy!r}'
 
@@ -159,9 +177,7 @@ def _string_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def load_config(
-    path: Path, pm: pluggy.PluginManager, environ: Mapping[str, str] | None = None
-) -> Config:
+def load_config(path: Path, pm: pluggy.PluginManager, environ: Mapping[str, str] | None = None) -> Config:
     """Read, validate and resolve ``path``. Raises ConfigError listing every problem."""
     raw = read_toml(path)
     file = str(path)
@@ -180,7 +196,10 @@ def load_config(
     try:
         zone = ZoneInfo(settings.get("timezone") or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
-        add("syndicator", [("timezone", f"unknown time zone {settings.get('timezone')!r} (e.g. \"Asia/Jakarta\")")])
+        add(
+            "syndicator",
+            [("timezone", f'unknown time zone {settings.get("timezone")!r} (e.g. "Asia/Jakarta")')],
+        )
 
     if isinstance(settings.get("plugins_dir"), str):
         folder = path.parent / settings["plugins_dir"]
@@ -200,36 +219,61 @@ def load_config(
     sources: dict[str, SourceConfig] = {}
     for name, table in _tables(raw, "sources", add).items():
         label = f"sources.{name}"
-        core, found = resolve_options(table, _SOURCE_CORE, environ=environ,
-                                      ignore=set(table) - {o.name for o in _SOURCE_CORE})
+        core, found = resolve_options(
+            table, _SOURCE_CORE, environ=environ, ignore=set(table) - {o.name for o in _SOURCE_CORE}
+        )
         add(label, found)
         reg = source_table.get(core.get("type") or "")
         if "type" in core and reg is None:
-            add(label, [("type", f"unknown source type {core['type']!r} (available: {', '.join(sorted(source_table))})")])
+            add(
+                label,
+                [
+                    (
+                        "type",
+                        f"unknown source type {core['type']!r} (available: {', '.join(sorted(source_table))})",
+                    )
+                ],
+            )
         if isinstance(core.get("approval"), str) and (why := _check_approval(core["approval"])):
             add(label, [("approval", why)])
         if core.get("tags") is not None and not _string_list(core["tags"]):
             add(label, [("tags", "expected a list of strings")])
         if reg is None:
             continue
-        options, found = resolve_options(table, reg.cls.options, environ=environ,
-                                         ignore={o.name for o in _SOURCE_CORE})
+        options, found = resolve_options(
+            table, reg.cls.options, environ=environ, ignore={o.name for o in _SOURCE_CORE}
+        )
         add(label, found)
         sources[name] = SourceConfig(
-            name=name, type=core["type"], approval=core["approval"], options=options,
-            agency=core["agency"], language=core["language"], tags=tuple(core["tags"] or ()),
-            enabled=core["enabled"], cls=reg.cls,
+            name=name,
+            type=core["type"],
+            approval=core["approval"],
+            options=options,
+            agency=core["agency"],
+            language=core["language"],
+            tags=tuple(core["tags"] or ()),
+            enabled=core["enabled"],
+            cls=reg.cls,
         )
 
     channels: dict[str, ChannelConfig] = {}
     for name, table in _tables(raw, "channels", add).items():
         label = f"channels.{name}"
-        core, found = resolve_options(table, _CHANNEL_CORE, environ=environ,
-                                      ignore=set(table) - {o.name for o in _CHANNEL_CORE})
+        core, found = resolve_options(
+            table, _CHANNEL_CORE, environ=environ, ignore=set(table) - {o.name for o in _CHANNEL_CORE}
+        )
         add(label, found)
         reg = channel_table.get(core.get("type") or "")
         if "type" in core and reg is None:
-            add(label, [("type", f"unknown channel type {core['type']!r} (available: {', '.join(sorted(channel_table))})")])
+            add(
+                label,
+                [
+                    (
+                        "type",
+                        f"unknown channel type {core['type']!r} (available: {', '.join(sorted(channel_table))})",
+                    )
+                ],
+            )
         for key in ("sources", "tags"):
             if core.get(key) is not None and not _string_list(core[key]):
                 add(label, [(key, "expected a list of strings")])
@@ -241,16 +285,23 @@ def load_config(
                 add(label, [(key, f"expected a positive integer, got {core[key]}")])
         if reg is None:
             continue
-        options, found = resolve_options(table, reg.cls.options, environ=environ,
-                                         ignore={o.name for o in _CHANNEL_CORE})
+        options, found = resolve_options(
+            table, reg.cls.options, environ=environ, ignore={o.name for o in _CHANNEL_CORE}
+        )
         add(label, found)
         channels[name] = ChannelConfig(
-            name=name, type=core["type"], options=options,
+            name=name,
+            type=core["type"],
+            options=options,
             sources=tuple(core["sources"]) if core.get("sources") is not None else None,
             tags=tuple(core["tags"]) if core.get("tags") is not None else None,
-            concurrency=core["concurrency"], max_attempts=core["max_attempts"],
-            backoff=float(core["backoff"]), timeout=float(core["timeout"]),
-            backfill=core["backfill"], enabled=core["enabled"], cls=reg.cls,
+            concurrency=core["concurrency"],
+            max_attempts=core["max_attempts"],
+            backoff=float(core["backoff"]),
+            timeout=float(core["timeout"]),
+            backfill=core["backfill"],
+            enabled=core["enabled"],
+            cls=reg.cls,
         )
 
     if problems:

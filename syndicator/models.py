@@ -223,7 +223,12 @@ class Receipt:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"remote_id": self.remote_id, "url": self.url, "ids": list(self.ids), "extra": dict(self.extra)}
+        return {
+            "remote_id": self.remote_id,
+            "url": self.url,
+            "ids": list(self.ids),
+            "extra": dict(self.extra),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Receipt:

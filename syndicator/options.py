@@ -12,8 +12,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-               list: "a list", dict: "a table"}
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "a table",
+}
 
 
 class Secret:
@@ -104,9 +110,7 @@ def resolve_options(
                 resolved[key] = Secret(env[name], name) if option.secret else env[name]
             continue
         if option.secret:
-            problems.append(
-                (key, 'is a secret: give it as { env = "VARIABLE" }, never in the file')
-            )
+            problems.append((key, 'is a secret: give it as { env = "VARIABLE" }, never in the file'))
             continue
         if not _type_ok(value, option):
             problems.append((key, f"expected {option.expected()}, got {value!r}"))

@@ -87,12 +87,12 @@ def load_plugins_dir(pm: pluggy.PluginManager, folder: Path) -> None:
 
 @dataclass(frozen=True)
 class Registration:
-    cls: type
+    cls: Any
     plugin: str
 
 
 def _plugin_name(pm: pluggy.PluginManager, plugin: object) -> str:
-    return pm.get_name(plugin) or getattr(plugin, "__name__", repr(plugin))
+    return pm.get_name(plugin) or str(getattr(plugin, "__name__", repr(plugin)))
 
 
 def _collect(pm: pluggy.PluginManager, hook_name: str, base: type, kind: str) -> dict[str, Registration]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from ..options import Option
@@ -47,7 +47,7 @@ class SourceContext:
             from ..http import make_session
 
             self._session = (self._session_factory or make_session)()
-        return self._session
+        return cast("requests.Session", self._session)
 
     def path(self, value: str) -> Path:
         p = Path(value).expanduser()
