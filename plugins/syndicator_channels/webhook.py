@@ -1,1 +1,310 @@
-"""webhook channel (being written)."""
+"""webhook channel: POST each release as JSON to a URL, signed and idempotent.
+
+Configuration::
+
+    [channels.hook]
+    type = "webhook"
+    url = "https://receiver.example/syndicator"
+    secret = { env = "HOOK_SECRET" }          # optional: HMAC-SHA256 signature key
+    headers = { "X-Team" = "press" }          # optional static headers (not for secrets)
+    template = "{agency}: {title}\\n{url}"    # optional: the payload's "text" field
+
+The body is canonical JSON (sorted keys, no spaces, UTF-8), so a receiver can verify
+``X-Syndicator-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`` and deduplicate on
+``Idempotency-Key``, which is stable for one release on one channel across retries and runs.
+That is what makes retrying after a timeout safe, hence ``idempotency = "key"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import string
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from syndicator import hookimpl
+from syndicator.channel import Channel, ChannelContext
+from syndicator.errors import AuthError, PermanentError, TransientError
+from syndicator.http import parse_retry_after
+from syndicator.models import Media, Post, Receipt, Release
+from syndicator.options import Option, Secret
+
+DEFAULT_TEMPLATE = "{title}\n\n{summary}\n\n{url}"
+TEMPLATE_FIELDS = ("title", "summary", "url", "agency")
+SIGNATURE_HEADER = "X-Syndicator-Signature"
+SNIPPET = 200
+
+
+class WebhookChannel(Channel):
+    """POSTs a JSON document per release; the receiver decides what to do with it."""
+
+    type = "webhook"
+    description = "POST each release as signed JSON to a URL (with an Idempotency-Key)"
+    idempotency = "key"
+    options = (
+        Option("url", str, required=True, help="http(s) URL that receives the POST"),
+        Option(
+            "secret",
+            str,
+            secret=True,
+            help="HMAC-SHA256 key for the X-Syndicator-Signature header (from the environment)",
+        ),
+        Option("headers", dict, default={}, help="extra static headers (string values; no secrets)"),
+        Option(
+            "template",
+            str,
+            help="str.format template for the payload's text: {title} {summary} {url} {agency}",
+        ),
+    )
+
+    # -- render (pure) -------------------------------------------------------------------
+
+    def render(self, release: Release, ctx: ChannelContext) -> Post:
+        """Build the JSON payload and its ``text``. No I/O."""
+        override = (release.overrides.get(ctx.name) or {}).get("text")
+        if isinstance(override, str) and override.strip():
+            text = override
+        else:
+            text = render_text(ctx.options.get("template") or DEFAULT_TEMPLATE, release)
+        payload: dict[str, Any] = {
+            "id": release.key,
+            "source": release.source,
+            "release_id": release.id,
+            "title": release.title,
+            "summary": release.summary,
+            "body_text": release.body_text,
+            "body_html": release.body_html,
+            "url": release.url,
+            "published": release.published.isoformat() if release.published else None,
+            "updated": release.updated.isoformat() if release.updated else None,
+            "agency": release.agency,
+            "author": release.author,
+            "tags": list(release.tags),
+            "language": release.language,
+            "priority": release.priority,
+            "media": [_media(m) for m in (*release.images, *release.attachments)],
+            "text": text,
+            "channel": ctx.name,
+        }
+        return Post(
+            channel=ctx.name,
+            release_key=release.key,
+            text=text,
+            title=release.title,
+            link=release.url,
+            extra={"payload": payload},
+        )
+
+    # -- I/O -----------------------------------------------------------------------------
+
+    def publish(self, post: Post, ctx: ChannelContext) -> Receipt:
+        """POST the payload; a 2xx is a receipt, anything else raises a typed error."""
+        url = _url(ctx)
+        body = canonical_body(post.extra["payload"])
+        headers = _static_headers(ctx)
+        headers["Content-Type"] = "application/json"
+        if ctx.idempotency_key:
+            headers["Idempotency-Key"] = ctx.idempotency_key
+        secret = _secret(ctx)
+        if secret:
+            headers[SIGNATURE_HEADER] = sign(secret, body)
+        where = describe_url(url)
+        try:
+            resp = ctx.http.post(
+                url, data=body, headers=headers, timeout=ctx.options.get("timeout"), allow_redirects=False
+            )
+        except requests.ReadTimeout as exc:
+            raise TransientError(
+                f"webhook {where}: timed out waiting for an answer after sending; "
+                "will retry with the same Idempotency-Key"
+            ) from exc
+        except requests.RequestException as exc:
+            raise _transport_error(where, exc) from exc
+        ctx.logger.debug("webhook %s: POST -> HTTP %s", where, resp.status_code)
+        if 200 <= resp.status_code < 300:
+            data = _json_or_none(resp)
+            remote_id = url_out = ""
+            if isinstance(data, dict):
+                if data.get("id") is not None:
+                    remote_id = str(data["id"])
+                url_out = str(data.get("url") or "")
+            return Receipt(remote_id=remote_id, url=url_out, extra={"status": resp.status_code})
+        raise _status_error(where, resp, secret)
+
+    def check(self, ctx: ChannelContext) -> str:
+        """Probe the URL with HEAD (then OPTIONS if HEAD is refused); never posts."""
+        url = _url(ctx)
+        where = describe_url(url)
+        headers = _static_headers(ctx)
+        secret = _secret(ctx)
+        if secret:  # receivers that verify every request accept the signature of the empty body
+            headers[SIGNATURE_HEADER] = sign(secret, b"")
+        timeout = ctx.options.get("timeout")
+        try:
+            resp = ctx.http.head(url, headers=headers, timeout=timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise _transport_error(where, exc) from exc
+        if resp.status_code in (405, 501):  # HEAD refused: OPTIONS may tell more (auth, 2xx)
+            try:
+                other = ctx.http.options(url, headers=headers, timeout=timeout, allow_redirects=False)
+            except requests.RequestException:
+                other = None  # HEAD already answered: the host is reachable
+            if other is not None and (other.ok or other.status_code in (401, 403)):
+                resp = other
+        if resp.status_code in (401, 403):
+            raise AuthError(f"webhook {where}: HTTP {resp.status_code} (credentials refused)")
+        return f"reachable (HTTP {resp.status_code})"
+
+
+@hookimpl
+def register_channels(register: Callable[[type[Channel]], None]) -> None:
+    register(WebhookChannel)
+
+
+# -- helpers (module level so other plugins and tests can use them) -------------------------
+
+
+def render_text(template: str, release: Release) -> str:
+    """Format ``template`` with the release's fields; collapse empty parts and blank runs."""
+    values = {
+        "title": release.title,
+        "summary": release.summary,
+        "url": release.url,
+        "agency": release.agency,
+    }
+    for _, name, _, _ in string.Formatter().parse(template):
+        if name is not None and name not in values:
+            raise PermanentError(
+                f"webhook template: unknown field {{{name}}} (known: {', '.join(TEMPLATE_FIELDS)})"
+            )
+    try:
+        text = template.format_map(values)
+    except (ValueError, IndexError) as exc:
+        raise PermanentError(f"webhook template: {exc}") from exc
+    lines = [line.rstrip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def canonical_body(payload: Any) -> bytes:
+    """The exact bytes sent and signed: sorted keys, no spaces, UTF-8."""
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The ``X-Syndicator-Signature`` value for ``body``."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def describe_url(url: str) -> str:
+    """The URL for messages: scheme, host and port only.
+
+    Webhook URLs often carry a token in the path or query (Slack, Discord), and the url
+    option is not a Secret, so messages and logs never show more than the host.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    port = f":{parts.port}" if parts.port else ""
+    rest = "/…" if (parts.path not in ("", "/") or parts.query) else ""
+    return f"{parts.scheme}://{host}{port}{rest}"
+
+
+def _media(m: Media) -> dict[str, Any]:
+    return {
+        "kind": m.kind,
+        "url_or_path": m.location,
+        "alt": m.alt,
+        "title": m.title,
+        "mime_type": m.mime_type,
+        "size": m.size,
+    }
+
+
+def _url(ctx: ChannelContext) -> str:
+    url = ctx.options.get("url")
+    if (
+        not isinstance(url, str)
+        or urlsplit(url).scheme not in ("http", "https")
+        or not urlsplit(url).hostname
+    ):
+        raise PermanentError("webhook: url must be an http:// or https:// URL with a host")
+    return url
+
+
+def _secret(ctx: ChannelContext) -> str:
+    value = ctx.options.get("secret")
+    if isinstance(value, Secret):
+        return value.reveal()
+    return value if isinstance(value, str) else ""
+
+
+def _static_headers(ctx: ChannelContext) -> dict[str, str]:
+    headers = ctx.options.get("headers") or {}
+    bad = [str(k) for k, v in headers.items() if not isinstance(k, str) or not isinstance(v, str)]
+    if bad:
+        raise PermanentError(f"webhook headers: values must be strings ({', '.join(bad)})")
+    return dict(headers)
+
+
+def _json_or_none(resp: requests.Response) -> Any:
+    if not resp.content:
+        return None
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+def _reason(exc: BaseException) -> str:
+    """The lowest-level cause (e.g. "Connection refused"), without URLs or object reprs."""
+    todo: list[BaseException] = [exc]
+    seen: set[int] = set()
+    names: list[str] = []
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        names.append(type(current).__name__)
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror
+        nested = (getattr(current, "reason", None), current.__cause__, current.__context__, *current.args)
+        todo.extend(e for e in nested if isinstance(e, BaseException))
+    return names[-1]
+
+
+def _transport_error(where: str, exc: requests.RequestException) -> Exception:
+    if isinstance(
+        exc,
+        (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.InvalidHeader,
+        ),
+    ):
+        return PermanentError(f"webhook {where}: invalid request ({type(exc).__name__})")
+    if isinstance(exc, requests.ConnectTimeout):
+        return TransientError(f"webhook {where}: timed out connecting (nothing was sent)")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return TransientError(f"webhook {where}: TLS error ({_reason(exc)})")
+    return TransientError(f"webhook {where}: connection failed ({_reason(exc)})")
+
+
+def _status_error(where: str, resp: requests.Response, secret: str) -> Exception:
+    code = resp.status_code
+    text = resp.text.replace(secret, "<secret>") if secret else resp.text
+    snippet = " ".join(text[:SNIPPET].split())
+    detail = f"webhook {where}: HTTP {code}" + (f": {snippet}" if snippet else "")
+    if code in (429, 503) or code >= 500 or code in (408, 425):
+        return TransientError(detail, retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+    if code in (401, 403):
+        return AuthError(detail)
+    if 300 <= code < 400:
+        return PermanentError(f"webhook {where}: HTTP {code} redirect; set url to the final address")
+    return PermanentError(detail)
