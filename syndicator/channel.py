@@ -94,6 +94,15 @@ class Channel:
     #: can tell whether a post exists; "none": neither, so an unknown outcome needs an operator.
     idempotency: ClassVar[Idempotency] = "none"
 
+    @classmethod
+    def validate(cls, options: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """Check option values beyond their declared types, when the config is loaded.
+
+        Return ``(key, reason)`` pairs; each becomes a config error naming the file, the
+        ``[channels.NAME]`` table and the key, reported with every other problem.
+        """
+        return []
+
     def render(self, release: Release, ctx: ChannelContext) -> Post:
         """Turn a release into what will be sent. Pure: no network, no files written."""
         raise NotImplementedError

@@ -289,6 +289,8 @@ def load_config(path: Path, pm: pluggy.PluginManager, environ: Mapping[str, str]
             table, reg.cls.options, environ=environ, ignore={o.name for o in _CHANNEL_CORE}
         )
         add(label, found)
+        if not found:
+            add(label, reg.cls.validate(options))
         channels[name] = ChannelConfig(
             name=name,
             type=core["type"],

@@ -1,0 +1,262 @@
+"""Deliver due releases to channels: one self-contained unit of work per release and channel.
+
+``deliver_one`` reads what it needs from the ledger, re-checks the gate, renders, commits
+``in_flight``, calls the channel, and records the outcome, so the same unit could run as a
+task elsewhere. The rule that matters most: an exception after ``in_flight`` is never
+recorded as success, and an outcome we cannot know is ``unknown``, never retried blindly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pluggy
+
+from .approval import gate
+from .channel import Channel, ChannelContext
+from .config import ChannelConfig
+from .errors import AuthError, PermanentError, TransientError, UnknownOutcome
+from .ledger import Ledger
+from .models import Delivery, DeliveryState, Post, Receipt
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 6 * 3600.0  # a retry waits at most six hours, however many attempts
+RETRYABLE = (DeliveryState.PENDING, DeliveryState.FAILED)
+
+
+def idempotency_key(release_key: str, channel: str, content_hash: str) -> str:
+    """Stable for one release version on one channel, across retries, runs and machines."""
+    digest = hashlib.sha256(f"{release_key}\x00{channel}\x00{content_hash}".encode()).hexdigest()
+    return "syn-" + digest[:40]
+
+
+def backoff_delay(attempt: int, base: float, retry_after: float | None, rng: random.Random) -> float:
+    """Exponential backoff with full jitter on the upper half, capped; Retry-After wins if longer."""
+    ceiling = min(MAX_BACKOFF, base * 2 ** max(0, attempt - 1))
+    delay = ceiling / 2 + rng.random() * ceiling / 2
+    return float(max(delay, retry_after or 0.0))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one delivery in this run, for the summary."""
+
+    release_key: str
+    channel: str
+    state: str  # a DeliveryState value, or "skipped" / "would-publish"
+    detail: str = ""
+    url: str = ""
+    post: Post | None = None
+
+
+@dataclass
+class ChannelRuntime:
+    """A configured channel, its instance, and how to build a context for one call."""
+
+    config: ChannelConfig
+    channel: Channel
+    make_context: Callable[..., ChannelContext]
+    auth_failed: str = ""  # once credentials are refused, stop calling this channel in this run
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        ledger: Ledger,
+        runtimes: dict[str, ChannelRuntime],
+        pm: pluggy.PluginManager,
+        *,
+        now: Callable[[], datetime],
+        dry_run: bool = False,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.runtimes = runtimes
+        self.pm = pm
+        self.now = now
+        self.dry_run = dry_run
+        self.rng = rng or random.Random()
+
+    def run(self, tasks: Iterable[tuple[str, str]]) -> list[Outcome]:
+        """Deliver (release key, channel) pairs: channels side by side, each with its own pool."""
+        by_channel: dict[str, list[str]] = {}
+        for key, channel in tasks:
+            by_channel.setdefault(channel, []).append(key)
+        outcomes: list[Outcome] = []
+        lock = threading.Lock()
+
+        def run_channel(name: str, keys: list[str]) -> None:
+            rt = self.runtimes[name]
+            with ThreadPoolExecutor(rt.config.concurrency, thread_name_prefix=f"syn-{name}") as pool:
+                for outcome in pool.map(lambda k: self.deliver_one(k, name), keys):
+                    with lock:
+                        outcomes.append(outcome)
+            self._finish(rt)
+
+        if by_channel:
+            with ThreadPoolExecutor(len(by_channel), thread_name_prefix="syn-channel") as outer:
+                for future in [outer.submit(run_channel, n, ks) for n, ks in by_channel.items()]:
+                    future.result()
+        return outcomes
+
+    def _finish(self, rt: ChannelRuntime) -> None:
+        if self.dry_run:
+            return
+        try:
+            rt.channel.finish(rt.make_context())
+        except Exception as exc:  # a broken index must not hide the deliveries already recorded
+            log.error("channel %s: finishing failed: %s", rt.config.name, exc, exc_info=True)
+
+    def deliver_one(self, release_key: str, channel: str) -> Outcome:
+        """Deliver one release to one channel, recording every step in the ledger."""
+        rt = self.runtimes[channel]
+        try:
+            return self._deliver(rt, release_key, channel)
+        except Exception as exc:  # never let one delivery stop the pool; the ledger says what is known
+            log.error("%s -> %s: %s", release_key, channel, exc, exc_info=True)
+            return Outcome(release_key, channel, "error", f"internal error: {exc}")
+
+    def _deliver(self, rt: ChannelRuntime, key: str, channel: str) -> Outcome:
+        now = self.now()
+        delivery = self.ledger.delivery(key, channel)
+        stored = self.ledger.release(key)
+        if delivery is None or stored is None:
+            return Outcome(key, channel, "skipped", "not planned")
+        if delivery.state not in RETRYABLE:
+            return Outcome(key, channel, "skipped", f"already {delivery.state}")
+        if delivery.next_attempt_at and delivery.next_attempt_at > now:
+            return Outcome(key, channel, "skipped", f"next attempt at {delivery.next_attempt_at.isoformat()}")
+        release = stored.release
+        verdict = gate(
+            content_hash=release.content_hash,
+            approved_hash=stored.approved_hash,
+            approved_by=stored.pinned.approved_by if stored.pinned else None,
+            hold_reason=stored.hold_reason,
+            publish_at=release.publish_at,
+            retracted=stored.retracted_at is not None,
+            now=now,
+        )
+        if not verdict.due or release.content_hash != delivery.content_hash:
+            return Outcome(key, channel, "skipped", verdict.reason or "content changed since planned")
+        if rt.auth_failed:
+            return Outcome(key, channel, "skipped", f"credentials refused earlier: {rt.auth_failed}")
+
+        attempt = delivery.attempts + 1
+        ctx = rt.make_context(
+            idempotency_key=idempotency_key(key, channel, delivery.content_hash),
+            attempt=attempt,
+            dry_run=self.dry_run,
+        )
+        try:
+            post = rt.channel.render(release, ctx)
+        except Exception as exc:  # a render bug or a bad template: nothing was sent, so it is safe
+            return self._record_error(rt, delivery, attempt, PermanentError(f"render failed: {exc}"), None)
+        if self.dry_run:
+            return Outcome(key, channel, "would-publish", post=post)
+
+        self._record(
+            self.ledger.transition(
+                key,
+                channel,
+                DeliveryState.IN_FLIGHT,
+                self.now(),
+                expect=RETRYABLE,
+                attempts=attempt,
+                payload_hash=post.payload_hash,
+                detail=f"attempt {attempt}",
+            ),
+            "in_flight",
+        )
+        try:
+            receipt = rt.channel.publish(post, ctx)
+        except Exception as exc:
+            return self._record_error(rt, delivery, attempt, exc, post)
+        if not isinstance(receipt, Receipt):  # a plugin bug; the post went out, so keep what we know
+            receipt = Receipt(extra={"returned": repr(receipt)[:200]})
+        self._record(
+            self.ledger.transition(
+                key,
+                channel,
+                DeliveryState.SENT,
+                self.now(),
+                receipt=receipt,
+                error="",
+                payload_hash=post.payload_hash,
+                detail=receipt.url or receipt.remote_id,
+            ),
+            "sent",
+        )
+        return Outcome(key, channel, "sent", url=receipt.url)
+
+    def _record_error(
+        self, rt: ChannelRuntime, delivery: Delivery, attempt: int, exc: BaseException, post: Post | None
+    ) -> Outcome:
+        key, channel, cfg = delivery.release_key, delivery.channel, rt.config
+        state, retry_after, message = classify(exc, rt.channel.idempotency)
+        if isinstance(exc, AuthError):
+            rt.auth_failed = message
+        next_at: datetime | None = None
+        if state is DeliveryState.FAILED:
+            if attempt >= cfg.max_attempts:
+                state, message = DeliveryState.DEAD, f"{message} (gave up after {attempt} attempts)"
+            else:
+                delay = backoff_delay(attempt, cfg.backoff, retry_after, self.rng)
+                next_at = self.now() + timedelta(seconds=delay)
+        if post is None:
+            # Nothing was sent: the delivery never left pending/failed, so record it from there.
+            expect: tuple[DeliveryState, ...] = RETRYABLE
+        else:
+            expect = (DeliveryState.IN_FLIGHT,)
+        recorded = self.ledger.transition(
+            key,
+            channel,
+            state,
+            self.now(),
+            expect=expect,
+            attempts=attempt,
+            next_attempt_at=next_at,
+            error=message,
+            payload_hash=post.payload_hash if post else None,
+        )
+        self._record(recorded, str(state))
+        log.warning("%s -> %s: %s: %s", key, channel, state, message)
+        return Outcome(key, channel, str(state), message)
+
+    def _record(self, delivery: Delivery, event: str) -> None:
+        try:
+            self.pm.hook.delivery_recorded(delivery=delivery, event=event)
+        except Exception as exc:  # an observer must never change an outcome
+            log.error("a delivery_recorded hook failed: %s", exc, exc_info=True)
+
+
+def classify(exc: BaseException, idempotency: str) -> tuple[DeliveryState, float | None, str]:
+    """Map an exception from ``publish`` to the next state, a Retry-After, and a message.
+
+    Timeouts and unexpected errors may have reached the platform; only a channel whose
+    publish is idempotent by key may retry them. The others become ``unknown``.
+    """
+    import requests  # already loaded by any HTTP channel; kept out of start-up
+
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, AuthError):
+        return DeliveryState.DEAD, None, f"credentials refused: {message}"
+    if isinstance(exc, PermanentError):
+        return DeliveryState.DEAD, None, message
+    if isinstance(exc, TransientError):
+        return DeliveryState.FAILED, exc.retry_after, message
+    may_have_landed = isinstance(exc, UnknownOutcome | requests.ReadTimeout) or not isinstance(
+        exc, requests.ConnectionError | requests.ConnectTimeout
+    )
+    if may_have_landed and idempotency != "key":
+        what = "timed out" if isinstance(exc, requests.ReadTimeout) else f"{type(exc).__name__}: {message}"
+        return DeliveryState.UNKNOWN, None, f"outcome unknown ({what}); not retried blindly"
+    return DeliveryState.FAILED, None, f"{type(exc).__name__}: {message}"

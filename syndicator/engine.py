@@ -1,0 +1,349 @@
+"""One run, the same idempotent step every time: collect, gate, plan, reconcile, deliver.
+
+The engine wires configured sources and channels to the ledger and the dispatcher. It
+holds no state of its own between runs: everything it knows is in the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pluggy
+
+from .approval import Hold, PinnedApproval, gate, pin
+from .channel import ChannelContext
+from .config import ChannelConfig, Config, SourceConfig
+from .dispatch import ChannelRuntime, Dispatcher, Outcome, idempotency_key
+from .errors import SourceError, SyndicatorError
+from .ledger import GateRow, Ledger, SourceStateBuffer, utcnow
+from .models import NEEDS_OPERATOR, DeliveryState, Release
+from .sources.base import SourceContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunReport:
+    """What one run did, for the summary and the exit code."""
+
+    dry_run: bool = False
+    new: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    source_errors: list[str] = field(default_factory=list)
+    held: dict[str, str] = field(default_factory=dict)  # release key -> reason (all held releases)
+    fresh: set[str] = field(default_factory=set)  # keys new or changed in this run
+    outcomes: list[Outcome] = field(default_factory=list)
+    needs_operator: int = 0  # dead or unknown deliveries in the ledger after the run
+    not_backfilled: int = 0
+
+    def count(self, state: str) -> int:
+        return sum(1 for o in self.outcomes if o.state == state)
+
+    @property
+    def problems(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.state in ("failed", "dead", "unknown", "error")]
+
+    @property
+    def held_reasons(self) -> Counter[str]:
+        return Counter(_reason_kind(r) for r in self.held.values())
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.problems or self.source_errors or self.needs_operator else 0
+
+
+HOLD_KINDS = ("not approved", "changed since approval", "embargoed", "retracted", "approval hook failed")
+
+
+def _reason_kind(reason: str) -> str:
+    return next((k for k in HOLD_KINDS if reason.startswith(k)), reason.split(":", 1)[0])
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        pm: pluggy.PluginManager,
+        ledger: Ledger,
+        *,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.pm = pm
+        self.ledger = ledger
+        self.now = now
+        self._runtimes: dict[str, ChannelRuntime] = {}
+
+    # -- building blocks ----------------------------------------------------------------------
+
+    def runtime(self, name: str) -> ChannelRuntime:
+        if name not in self._runtimes:
+            self._runtimes[name] = self._make_runtime(self.config.channels[name])
+        return self._runtimes[name]
+
+    def _make_runtime(self, cfg: ChannelConfig) -> ChannelRuntime:
+        from .http import make_session
+
+        local = threading.local()  # one session per worker thread: requests.Session is not thread-safe
+
+        def session() -> Any:
+            if getattr(local, "session", None) is None:
+                local.session = make_session(
+                    timeout=cfg.timeout, user_agent=self.config.user_agent, pool_size=cfg.concurrency
+                )
+            return local.session
+
+        logger = logging.getLogger(f"syndicator.channel.{cfg.name}")
+
+        def make_context(**overrides: Any) -> ChannelContext:
+            return ChannelContext(
+                name=cfg.name,
+                options=cfg.options,
+                base_dir=self.config.base_dir,
+                logger=logger,
+                timezone=str(self.config.timezone),
+                _session_factory=session,
+                **overrides,
+            )
+
+        return ChannelRuntime(cfg, cfg.cls(), make_context)
+
+    def source_context(self, cfg: SourceConfig, state: Any) -> SourceContext:
+        from .http import make_session
+
+        return SourceContext(
+            name=cfg.name,
+            options=cfg.options,
+            base_dir=self.config.base_dir,
+            logger=logging.getLogger(f"syndicator.source.{cfg.name}"),
+            state=state,
+            timezone=self.config.timezone,
+            defaults={"agency": cfg.agency, "language": cfg.language, "tags": list(cfg.tags)},
+            _session_factory=lambda: make_session(user_agent=self.config.user_agent),
+        )
+
+    def channels(self, only: Iterable[str] | None = None) -> list[ChannelConfig]:
+        wanted = set(only) if only else None
+        return [c for n, c in self.config.channels.items() if c.enabled and (wanted is None or n in wanted)]
+
+    # -- the stages ---------------------------------------------------------------------------
+
+    def collect(self, report: RunReport, only: Iterable[str] | None = None) -> None:
+        """Read every enabled source; store new and changed releases with their approval."""
+        wanted = set(only) if only else None
+        for cfg in self.config.sources.values():
+            if not cfg.enabled or (wanted is not None and cfg.name not in wanted):
+                continue
+            try:
+                self._collect_source(cfg, report)
+            except SourceError as exc:
+                report.source_errors.append(str(exc))
+            except Exception as exc:  # a broken source plugin must not stop the other sources
+                log.debug("source %s crashed", cfg.name, exc_info=True)
+                report.source_errors.append(f"{cfg.name}: {type(exc).__name__}: {exc}")
+
+    def _collect_source(self, cfg: SourceConfig, report: RunReport) -> None:
+        state = SourceStateBuffer(self.ledger, cfg.name)
+        source = cfg.cls()
+        summaries = self.ledger.summaries(cfg.name)
+        items: list[tuple[Release, PinnedApproval | None, str | None]] = []
+        for item in source.collect(self.source_context(cfg, state)):
+            if isinstance(item, SourceError):
+                report.source_errors.append(str(item))
+                continue
+            old = summaries.get(item.key)
+            pinned, hold = self.decide(item, cfg, old.pinned if old else None)
+            items.append((item, pinned, hold))
+        outcomes = self.ledger.store_releases(items, self.now(), state)
+        for (release, _, _), outcome in zip(items, outcomes, strict=True):
+            if outcome == "same":
+                continue
+            (report.new if outcome == "new" else report.changed).append(release.key)
+            report.fresh.add(release.key)
+            try:
+                self.pm.hook.release_collected(release=release, is_new=outcome == "new")
+            except Exception as exc:  # an observer must never stop collection
+                log.error("a release_collected hook failed for %s: %s", release.key, exc, exc_info=True)
+
+    def decide(
+        self, release: Release, cfg: SourceConfig, stored: PinnedApproval | None
+    ) -> tuple[PinnedApproval | None, str | None]:
+        """Ask the approval hooks, then pin the answer to the release's content."""
+        try:
+            decision = self.pm.hook.approve_release(release=release, source=cfg)
+        except Exception as exc:  # a broken policy plugin holds the release; it never approves it
+            log.error("approve_release failed for %s: %s", release.key, exc, exc_info=True)
+            decision = Hold(f"approval hook failed: {exc}")
+        if decision is None:
+            decision = Hold("no approval policy decided")
+        pinned = pin(decision, release.content_hash, stored)
+        return pinned, (decision.reason if isinstance(decision, Hold) else None)
+
+    def gate_and_plan(self, report: RunReport, channels: list[ChannelConfig]) -> None:
+        """Find due releases and create a pending delivery per routed channel."""
+        now = self.now()
+        zone = f" ({self.config.timezone})"
+        due: list[GateRow] = []
+        for row in self.ledger.gate_rows():
+            verdict = gate(
+                content_hash=row.content_hash,
+                approved_hash=row.approved_hash,
+                approved_by=row.approved_by,
+                hold_reason=row.hold_reason,
+                publish_at=row.publish_at.astimezone(self.config.timezone) if row.publish_at else None,
+                retracted=False,
+                now=now,
+                zone_label=zone,
+            )
+            if verdict.due:
+                due.append(row)
+            else:
+                report.held[row.key] = verdict.reason
+        self.ledger.mark_due([r.key for r in due if r.due_since is None], now)
+        existing = self.ledger.delivered_pairs()
+        pairs: list[tuple[str, str, str]] = []
+        for cfg in channels:
+            first_seen = self.ledger.channel_first_seen(cfg.name, cfg.type, now)
+            for row in due:
+                if (row.key, cfg.name) in existing or not cfg.routes(row.source, row.tags):
+                    continue
+                if not cfg.backfill and (row.due_since or now) < first_seen:
+                    report.not_backfilled += 1
+                    continue
+                pairs.append((row.key, cfg.name, row.content_hash))
+        self.ledger.plan(pairs, now)
+
+    def reconcile(self, report: RunReport, channels: list[ChannelConfig]) -> None:
+        """Settle deliveries a crash or a timeout left undecided, without posting blindly."""
+        names = {c.name for c in channels}
+        for d in self.ledger.deliveries(states=[DeliveryState.IN_FLIGHT]):
+            # We hold the run lock, so no other process can be mid-call: this one was interrupted.
+            self.ledger.transition(
+                d.release_key,
+                d.channel,
+                DeliveryState.UNKNOWN,
+                self.now(),
+                event="interrupted",
+                expect=[DeliveryState.IN_FLIGHT],
+                detail="a run stopped during the call",
+            )
+        for d in self.ledger.deliveries(states=[DeliveryState.UNKNOWN]):
+            if d.channel not in names:
+                continue
+            rt = self.runtime(d.channel)
+            how = rt.channel.idempotency
+            if how == "key":
+                self.ledger.transition(
+                    d.release_key,
+                    d.channel,
+                    DeliveryState.PENDING,
+                    self.now(),
+                    event="reconciled",
+                    expect=[DeliveryState.UNKNOWN],
+                    detail="retry with the same idempotency key",
+                )
+            elif how == "lookup":
+                self._lookup(rt, d.release_key, report)
+
+    def _lookup(self, rt: ChannelRuntime, key: str, report: RunReport) -> None:
+        stored = self.ledger.release(key)
+        if stored is None:
+            return
+        ctx = rt.make_context(
+            idempotency_key=idempotency_key(key, rt.config.name, stored.release.content_hash)
+        )
+        try:
+            receipt = rt.channel.find_existing(stored.release, ctx)
+        except Exception as exc:  # still unknown; the operator sees it in status
+            log.warning("%s -> %s: lookup failed, still unknown: %s", key, rt.config.name, exc)
+            return
+        if receipt is not None:
+            self.ledger.transition(
+                key,
+                rt.config.name,
+                DeliveryState.SENT,
+                self.now(),
+                event="reconciled",
+                expect=[DeliveryState.UNKNOWN],
+                receipt=receipt,
+                detail=f"found on the platform: {receipt.url}",
+            )
+        else:
+            self.ledger.transition(
+                key,
+                rt.config.name,
+                DeliveryState.PENDING,
+                self.now(),
+                event="reconciled",
+                expect=[DeliveryState.UNKNOWN],
+                detail="not found on the platform; will post",
+            )
+
+    def due_tasks(
+        self, channels: list[ChannelConfig], sources: Iterable[str] | None
+    ) -> list[tuple[str, str]]:
+        now = self.now()
+        wanted = set(sources) if sources else None
+        names = {c.name for c in channels}
+        order = {row.key: i for i, row in enumerate(self.ledger.gate_rows())}  # urgent first
+        tasks = [
+            (d.release_key, d.channel)
+            for d in self.ledger.deliveries(states=[DeliveryState.PENDING, DeliveryState.FAILED])
+            if d.channel in names
+            and (d.next_attempt_at is None or d.next_attempt_at <= now)
+            and (wanted is None or d.release_key.split("/", 1)[0] in wanted)
+        ]
+        return sorted(tasks, key=lambda t: order.get(t[0], len(order)))
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def run(
+        self,
+        *,
+        sources: Iterable[str] | None = None,
+        channels: Iterable[str] | None = None,
+        dry_run: bool = False,
+    ) -> RunReport:
+        """Collect, gate, plan, reconcile and deliver. A dry run works on an in-memory copy
+        of the ledger and only renders, so nothing it does is published or kept."""
+        self._check_names(sources, channels)
+        if dry_run:
+            copy = Engine(self.config, self.pm, self.ledger.snapshot(), now=self.now)
+            try:
+                return copy._run(sources, channels, dry_run=True)
+            finally:
+                copy.ledger.close()
+        return self._run(sources, channels, dry_run=False)
+
+    def _run(
+        self, sources: Iterable[str] | None, channels: Iterable[str] | None, *, dry_run: bool
+    ) -> RunReport:
+        report = RunReport(dry_run=dry_run)
+        selected = self.channels(channels)
+        self.collect(report, sources)
+        self.gate_and_plan(report, selected)
+        if not dry_run:
+            self.reconcile(report, selected)
+        tasks = self.due_tasks(selected, sources)
+        runtimes = {c.name: self.runtime(c.name) for c in selected}
+        dispatcher = Dispatcher(self.ledger, runtimes, self.pm, now=self.now, dry_run=dry_run)
+        report.outcomes = dispatcher.run(tasks)
+        report.needs_operator = len(self.ledger.deliveries(states=NEEDS_OPERATOR))
+        return report
+
+    def _check_names(self, sources: Iterable[str] | None, channels: Iterable[str] | None) -> None:
+        for kind, given, known in (
+            ("source", sources, self.config.sources),
+            ("channel", channels, self.config.channels),
+        ):
+            for name in given or ():
+                if name not in known:
+                    raise SyndicatorError(
+                        f"no {kind} named {name!r} in {self.config.path} (have: {', '.join(known)})"
+                    )

@@ -1,0 +1,125 @@
+"""Where each release stands: held (and why), due, published, or waiting for an operator.
+
+Computed from the ledger with the same gate the engine uses, so `releases list` and
+`status` never disagree with what `run` would do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .approval import gate
+from .config import Config
+from .ledger import Ledger, StoredRelease
+from .models import NEEDS_OPERATOR, Delivery, DeliveryState
+
+#: Release states, as `releases list --state` accepts them.
+STATES = ("held", "due", "retrying", "attention", "published", "retracted", "unrouted")
+
+
+@dataclass(frozen=True)
+class ReleaseStatus:
+    stored: StoredRelease
+    state: str  # one of STATES
+    reason: str  # why held, or what needs attention
+    routed: tuple[str, ...]  # enabled channels that take this release
+    deliveries: dict[str, Delivery]
+
+    @property
+    def key(self) -> str:
+        return self.stored.key
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.stored.release
+        return {
+            "key": r.key,
+            "title": r.title,
+            "source": r.source,
+            "agency": r.agency,
+            "published": r.published.isoformat() if r.published else None,
+            "state": self.state,
+            "reason": self.reason,
+            "content_hash": r.content_hash,
+            "approved_by": self.stored.pinned.approved_by if self.stored.pinned else None,
+            "approved_hash": self.stored.approved_hash,
+            "deliveries": {
+                name: {
+                    "state": str(d.state),
+                    "attempts": d.attempts,
+                    "url": d.receipt.url if d.receipt else "",
+                    "error": d.last_error,
+                    "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else None,
+                }
+                for name, d in self.deliveries.items()
+            },
+        }
+
+
+def release_status(
+    stored: StoredRelease,
+    deliveries: list[Delivery],
+    config: Config,
+    now: datetime,
+    first_seen: dict[str, datetime] | None = None,
+) -> ReleaseStatus:
+    release = stored.release
+    by_channel = {d.channel: d for d in deliveries}
+    seen = first_seen or {}
+
+    def takes(name: str) -> bool:
+        cfg = config.channels[name]
+        if not cfg.enabled or not cfg.routes(release.source, release.tags):
+            return False
+        added = seen.get(name)
+        # A channel added after this release was due does not backfill it (unless configured).
+        return (
+            cfg.backfill
+            or name in by_channel
+            or not (stored.due_since and added and stored.due_since < added)
+        )
+
+    routed = tuple(n for n in config.channels if takes(n))
+    if stored.retracted_at is not None:
+        return ReleaseStatus(stored, "retracted", stored.retracted_reason or "", routed, by_channel)
+    verdict = gate(
+        content_hash=release.content_hash,
+        approved_hash=stored.approved_hash,
+        approved_by=stored.pinned.approved_by if stored.pinned else None,
+        hold_reason=stored.hold_reason,
+        publish_at=release.publish_at.astimezone(config.timezone) if release.publish_at else None,
+        retracted=False,
+        now=now,
+        zone_label=f" ({config.timezone})",
+    )
+    if not verdict.due:
+        return ReleaseStatus(stored, "held", verdict.reason, routed, by_channel)
+    states = [by_channel[n].state for n in routed if n in by_channel]
+    attention = [f"{d.channel}: {d.state}" for d in by_channel.values() if d.state in NEEDS_OPERATOR]
+    if attention:
+        return ReleaseStatus(stored, "attention", "; ".join(attention), routed, by_channel)
+    if DeliveryState.FAILED in states:
+        failed = [
+            f"{d.channel}: {d.last_error}" for d in by_channel.values() if d.state is DeliveryState.FAILED
+        ]
+        return ReleaseStatus(stored, "retrying", "; ".join(failed), routed, by_channel)
+    if not routed:
+        return ReleaseStatus(stored, "unrouted", "no enabled channel takes it", routed, by_channel)
+    if len(states) == len(routed) and all(s is DeliveryState.SENT for s in states):
+        return ReleaseStatus(stored, "published", "", routed, by_channel)
+    waiting = [n for n in routed if n not in by_channel or by_channel[n].state is not DeliveryState.SENT]
+    return ReleaseStatus(stored, "due", "next run: " + ", ".join(waiting), routed, by_channel)
+
+
+def release_statuses(
+    ledger: Ledger, config: Config, now: datetime, *, source: str | None = None
+) -> list[ReleaseStatus]:
+    deliveries: dict[str, list[Delivery]] = {}
+    for d in ledger.deliveries():
+        deliveries.setdefault(d.release_key, []).append(d)
+    first_seen = ledger.channels_first_seen()
+    return [
+        release_status(stored, deliveries.get(stored.key, []), config, now, first_seen)
+        for stored in ledger.releases(source=source)
+    ]
