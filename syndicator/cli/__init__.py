@@ -1,0 +1,144 @@
+"""The ``syndicator`` command line: the only place errors become messages and exit codes.
+
+``build_cli(pm)`` makes a fresh click group for a plugin manager, so tests build their
+own; ``main()`` is the console script. Exit codes: 0 all good; 1 a delivery failed or
+needs an operator; 2 usage or configuration error; 75 another run holds the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from .. import __version__
+from ..errors import ConfigError, LockedError, PluginError, ReleaseNotFound, SyndicatorError
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from ..config import Config
+    from ..engine import Engine
+    from ..ledger import Ledger
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 75
+
+
+@dataclass
+class App:
+    """What every command shares: the plugin manager, the config path and verbosity."""
+
+    pm: pluggy.PluginManager
+    config_option: str | None = None
+    verbosity: int = 0
+    _config: Config | None = field(default=None, repr=False)
+
+    def config(self) -> Config:
+        if self._config is None:
+            from ..config import find_config_path, load_config
+
+            self._config = load_config(find_config_path(self.config_option), self.pm)
+        return self._config
+
+    @contextmanager
+    def ledger(self) -> Iterator[Ledger]:
+        from ..ledger import Ledger
+
+        with Ledger.open(self.config().state_path) as ledger:
+            yield ledger
+
+    def engine(self, ledger: Ledger) -> Engine:
+        from ..engine import Engine
+
+        return Engine(self.config(), self.pm, ledger)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+class SyndicatorGroup(click.Group):
+    """Turns syndicator's typed errors into one clear message and the documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            fail(ctx, EXIT_USAGE)
+        except LockedError as exc:
+            click.echo(f"syndicator: {exc}", err=True)
+            fail(ctx, EXIT_LOCKED)
+        except (ReleaseNotFound, PluginError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            fail(ctx, EXIT_USAGE)
+        except SyndicatorError as exc:
+            click.echo(f"error: {exc}", err=True)
+            fail(ctx, EXIT_PROBLEMS)
+
+
+def fail(ctx: click.Context, code: int) -> NoReturn:
+    ctx.exit(code)
+    raise AssertionError("unreachable")  # ctx.exit raises
+
+
+def setup_logging(verbosity: int) -> None:
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    root = logging.getLogger()
+    if not any(getattr(h, "_syndicator", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler._syndicator = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+def build_cli(pm: pluggy.PluginManager) -> click.Group:
+    """A fresh ``syndicator`` command group wired to ``pm``, with plugin commands added."""
+
+    @click.group(cls=SyndicatorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, "-V", "--version", prog_name="syndicator")
+    @click.option(
+        "-c",
+        "--config",
+        "config_option",
+        metavar="PATH",
+        envvar="SYNDICATOR_CONFIG",
+        help="Configuration file (default: ./syndicator.toml; or set SYNDICATOR_CONFIG).",
+    )
+    @click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")
+    @click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
+    @click.pass_context
+    def cli(ctx: click.Context, config_option: str | None, verbose: int, quiet: bool) -> None:
+        """Publish approved press releases to websites, social media and messaging, exactly once.
+
+        Every run is the same step: collect releases from the sources, hold what is not
+        approved (or changed since approval, or embargoed), and deliver the rest to each
+        channel once, recording everything in the ledger.
+        """
+        verbosity = -1 if quiet else verbose
+        setup_logging(verbosity)
+        ctx.obj = App(pm, config_option, verbosity)
+
+    from . import admin, inspect, run
+
+    for module in (run, inspect, admin):
+        module.register(cli)
+    pm.hook.register_commands(cli=cli)
+    return cli
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from ..plugins import get_plugin_manager
+
+    try:
+        pm = get_plugin_manager()
+    except PluginError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    build_cli(pm)(args=argv, prog_name="syndicator")

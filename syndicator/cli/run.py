@@ -1,0 +1,179 @@
+"""Commands that act: run, preview, approve."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import click
+
+from . import EXIT_OK, App, pass_app
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(run)
+    cli.add_command(preview)
+    cli.add_command(approve)
+
+
+@click.command()
+@click.option(
+    "--dry-run", is_flag=True, help="Collect and render, report what would go out; publish and keep nothing."
+)
+@click.option(
+    "--source", "sources", multiple=True, metavar="NAME", help="Only collect from this source (repeatable)."
+)
+@click.option(
+    "--channel", "channels", multiple=True, metavar="NAME", help="Only deliver to this channel (repeatable)."
+)
+@pass_app
+def run(app: App, dry_run: bool, sources: tuple[str, ...], channels: tuple[str, ...]) -> None:
+    """Collect, gate and deliver everything that is due: the job cron runs.
+
+    Safe to run as often as you like: each approved release reaches each channel once.
+    Exits 1 when a delivery failed or needs an operator, 75 when another run is going.
+    """
+    from ..lock import run_lock
+
+    config = app.config()
+    if dry_run:
+        with app.ledger() as ledger:
+            report = app.engine(ledger).run(sources=sources, channels=channels, dry_run=True)
+    else:
+        with run_lock(config.state_path), app.ledger() as ledger:
+            report = app.engine(ledger).run(sources=sources, channels=channels)
+    print_summary(report, app.verbosity)
+    click.get_current_context().exit(report.exit_code or EXIT_OK)
+
+
+def print_summary(report: object, verbosity: int) -> None:
+    """Problems always; the rest unless -q. One line per fact, so cron mail stays readable."""
+    from ..engine import RunReport
+
+    assert isinstance(report, RunReport)
+    for message in report.source_errors:
+        click.echo(f"source error: {message}", err=True)
+    for o in report.problems:
+        click.echo(f"{o.state}: {o.release_key} -> {o.channel}: {o.detail}", err=True)
+    if report.needs_operator:
+        click.echo(
+            f"attention: {report.needs_operator} deliveries are dead or unknown (see `syndicator status`)",
+            err=True,
+        )
+    if verbosity < 0:
+        return
+    if report.dry_run:
+        for o in report.outcomes:
+            if o.state == "would-publish":
+                click.echo(f"would publish: {o.release_key} -> {o.channel}")
+    for o in report.outcomes:
+        if o.state == "sent":
+            click.echo(f"published: {o.release_key} -> {o.channel}" + (f" {o.url}" if o.url else ""))
+    for key in sorted(report.fresh & set(report.held)):
+        click.echo(f"held: {key}: {report.held[key]}")
+    if verbosity > 0:
+        for key in sorted(set(report.held) - report.fresh):
+            click.echo(f"held: {key}: {report.held[key]}")
+    sent, would = report.count("sent"), report.count("would-publish")
+    parts = [f"{would} would be published" if report.dry_run else f"{sent} published"]
+    if report.held:
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(report.held_reasons.items()))
+        parts.append(f"{len(report.held)} held ({reasons})")
+    failed = len(report.problems)
+    if failed:
+        parts.append(f"{failed} failed")
+    if report.source_errors:
+        parts.append(f"{len(report.source_errors)} source errors")
+    if report.not_backfilled and verbosity > 0:
+        parts.append(f"{report.not_backfilled} older deliveries skipped (backfill = false)")
+    new = f"{len(report.new)} new, {len(report.changed)} changed; "
+    click.echo(("dry run: " if report.dry_run else "") + new + "; ".join(parts))
+
+
+@click.command()
+@click.argument("release")
+@click.option("--channel", "channels", multiple=True, metavar="NAME", help="Only this channel (repeatable).")
+@pass_app
+def preview(app: App, release: str, channels: tuple[str, ...]) -> None:
+    """Print exactly what each channel would send for RELEASE (a key, an id or a prefix).
+
+    The sources are read first (without keeping anything), so an edited file shows as it
+    is now. Nothing is published.
+    """
+    from ..engine import RunReport
+
+    with app.ledger() as ledger:
+        engine = app.engine(ledger.snapshot())
+        try:
+            engine.collect(RunReport(dry_run=True))
+            stored = engine.ledger.find_release(release)
+            _preview(engine, stored, channels)
+        finally:
+            engine.ledger.close()
+
+
+def _preview(engine: object, stored: object, only: Iterable[str]) -> None:
+    from ..dispatch import idempotency_key
+    from ..engine import Engine
+    from ..ledger import StoredRelease
+    from ..status import release_status
+
+    assert isinstance(engine, Engine) and isinstance(stored, StoredRelease)
+    config = engine.config
+    status = release_status(stored, engine.ledger.deliveries(release_key=stored.key), config, engine.now())
+    click.echo(f"{stored.key}: {stored.release.title}")
+    click.echo(f"state: {status.state}" + (f" ({status.reason})" if status.reason else ""))
+    names = [n for n in (only or config.channels) if n in config.channels]
+    for bad in set(only) - set(config.channels):
+        click.echo(f"error: no channel named {bad!r}", err=True)
+    for name in names:
+        cfg = config.channels[name]
+        routed = cfg.routes(stored.release.source, stored.release.tags)
+        click.echo()
+        click.secho(
+            f"── {name} ({cfg.type}){'' if routed else ' — not routed to this channel'} ──", bold=True
+        )
+        rt = engine.runtime(name)
+        ctx = rt.make_context(
+            idempotency_key=idempotency_key(stored.key, name, stored.release.content_hash), dry_run=True
+        )
+        try:
+            post = rt.channel.render(stored.release, ctx)
+        except Exception as exc:
+            click.echo(f"render failed: {exc}", err=True)
+            continue
+        if len(post.parts) > 1:
+            for i, part in enumerate(post.parts, 1):
+                click.echo(f"[{i}/{len(post.parts)}]\n{part}\n")
+        else:
+            click.echo(post.text)
+        for media in post.media:
+            click.echo(f"[{media.kind}] {media.location}" + (f" — alt: {media.alt}" if media.alt else ""))
+
+
+@click.command()
+@click.argument("release")
+@click.option("--by", "by", required=True, metavar="NAME", help="Who approves (recorded in the audit trail).")
+@pass_app
+def approve(app: App, release: str, by: str) -> None:
+    """Approve RELEASE as its content is now; any later edit needs a new approval.
+
+    The release's source is read first, so what you approve is what is on disk or in the
+    feed at this moment. It goes out on the next run.
+    """
+    from ..engine import RunReport
+    from ..ledger import utcnow
+    from ..lock import run_lock
+
+    if not by.strip():
+        raise click.BadParameter("give the approver's name", param_hint="--by")
+    with run_lock(app.config().state_path), app.ledger() as ledger:
+        engine = app.engine(ledger)
+        stored = ledger.find_release(release)
+        report = RunReport()
+        engine.collect(report, [stored.release.source])
+        for message in report.source_errors:
+            click.echo(f"source error: {message}", err=True)
+        stored = ledger.find_release(stored.key)
+        pinned = ledger.approve(stored.key, by.strip(), utcnow())
+    click.echo(f"approved {stored.key} ({stored.release.title}) by {by.strip()}")
+    click.echo(f"content {pinned.approved_hash}; it goes out on the next run")
