@@ -40,7 +40,7 @@ def idempotency_key(release_key: str, channel: str, content_hash: str) -> str:
 
 def backoff_delay(attempt: int, base: float, retry_after: float | None, rng: random.Random) -> float:
     """Exponential backoff with full jitter on the upper half, capped; Retry-After wins if longer."""
-    ceiling = min(MAX_BACKOFF, base * 2 ** max(0, attempt - 1))
+    ceiling = min(MAX_BACKOFF, base * 2.0 ** min(max(0, attempt - 1), 40))
     delay = ceiling / 2 + rng.random() * ceiling / 2
     return float(max(delay, retry_after or 0.0))
 
@@ -232,10 +232,15 @@ class Dispatcher:
         return Outcome(key, channel, str(state), message)
 
     def _record(self, delivery: Delivery, event: str) -> None:
-        try:
-            self.pm.hook.delivery_recorded(delivery=delivery, event=event)
-        except Exception as exc:  # an observer must never change an outcome
-            log.error("a delivery_recorded hook failed: %s", exc, exc_info=True)
+        notify(self.pm, delivery, event)
+
+
+def notify(pm: pluggy.PluginManager, delivery: Delivery, event: str) -> None:
+    """Tell ``delivery_recorded`` observers; an observer must never change an outcome."""
+    try:
+        pm.hook.delivery_recorded(delivery=delivery, event=event)
+    except Exception as exc:
+        log.error("a delivery_recorded hook failed: %s", exc, exc_info=True)
 
 
 def classify(exc: BaseException, idempotency: str) -> tuple[DeliveryState, float | None, str]:
@@ -253,10 +258,26 @@ def classify(exc: BaseException, idempotency: str) -> tuple[DeliveryState, float
         return DeliveryState.DEAD, None, message
     if isinstance(exc, TransientError):
         return DeliveryState.FAILED, exc.retry_after, message
-    may_have_landed = isinstance(exc, UnknownOutcome | requests.ReadTimeout) or not isinstance(
-        exc, requests.ConnectionError | requests.ConnectTimeout
-    )
+    may_have_landed = isinstance(exc, UnknownOutcome) or not _surely_unsent(exc)
     if may_have_landed and idempotency != "key":
         what = "timed out" if isinstance(exc, requests.ReadTimeout) else f"{type(exc).__name__}: {message}"
         return DeliveryState.UNKNOWN, None, f"outcome unknown ({what}); not retried blindly"
     return DeliveryState.FAILED, None, f"{type(exc).__name__}: {message}"
+
+
+def _surely_unsent(exc: BaseException) -> bool:
+    """True only for errors raised before a byte of the request left: no connection was made.
+
+    A reset or an aborted connection after sending is not one of them: the platform may
+    have read the request, so for a channel without idempotency it is an unknown outcome.
+    """
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    if isinstance(
+        exc, requests.ConnectTimeout | requests.exceptions.SSLError | requests.exceptions.ProxyError
+    ):
+        return True
+    if isinstance(exc, requests.ConnectionError) and exc.args:
+        return isinstance(getattr(exc.args[0], "reason", None), NewConnectionError)
+    return False

@@ -19,7 +19,7 @@ import pluggy
 from .approval import Hold, PinnedApproval, gate, pin
 from .channel import ChannelContext
 from .config import ChannelConfig, Config, SourceConfig
-from .dispatch import ChannelRuntime, Dispatcher, Outcome, idempotency_key
+from .dispatch import ChannelRuntime, Dispatcher, Outcome, idempotency_key, notify
 from .errors import SourceError, SyndicatorError
 from .ledger import GateRow, Ledger, SourceStateBuffer, utcnow
 from .models import NEEDS_OPERATOR, DeliveryState, Release
@@ -183,7 +183,8 @@ class Engine:
         if decision is None:
             decision = Hold("no approval policy decided")
         pinned = pin(decision, release.content_hash, stored)
-        return pinned, (decision.reason if isinstance(decision, Hold) else None)
+        # A hold reason only explains a missing approval; an operator's approval outranks it.
+        return pinned, (decision.reason if isinstance(decision, Hold) and pinned is None else None)
 
     def gate_and_plan(self, report: RunReport, channels: list[ChannelConfig]) -> None:
         """Find due releases and create a pending delivery per routed channel."""
@@ -206,25 +207,33 @@ class Engine:
             else:
                 report.held[row.key] = verdict.reason
         self.ledger.mark_due([r.key for r in due if r.due_since is None], now)
-        existing = self.ledger.delivered_pairs()
+        existing = self.ledger.delivery_index()
+        waiting = (DeliveryState.PENDING, DeliveryState.FAILED)
         pairs: list[tuple[str, str, str]] = []
         for cfg in channels:
             first_seen = self.ledger.channel_first_seen(cfg.name, cfg.type, now)
             for row in due:
-                if (row.key, cfg.name) in existing or not cfg.routes(row.source, row.tags):
+                if not cfg.routes(row.source, row.tags):
+                    continue
+                known = existing.get((row.key, cfg.name))
+                if known is not None:
+                    # Not sent yet but approved again with new content: send the new version.
+                    if known[0] in waiting and known[1] != row.content_hash:
+                        pairs.append((row.key, cfg.name, row.content_hash))
                     continue
                 if not cfg.backfill and (row.due_since or now) < first_seen:
                     report.not_backfilled += 1
                     continue
                 pairs.append((row.key, cfg.name, row.content_hash))
-        self.ledger.plan(pairs, now)
+        for delivery in self.ledger.plan(pairs, now):
+            notify(self.pm, delivery, "planned")
 
     def reconcile(self, report: RunReport, channels: list[ChannelConfig]) -> None:
         """Settle deliveries a crash or a timeout left undecided, without posting blindly."""
         names = {c.name for c in channels}
         for d in self.ledger.deliveries(states=[DeliveryState.IN_FLIGHT]):
             # We hold the run lock, so no other process can be mid-call: this one was interrupted.
-            self.ledger.transition(
+            self._transition(
                 d.release_key,
                 d.channel,
                 DeliveryState.UNKNOWN,
@@ -239,7 +248,7 @@ class Engine:
             rt = self.runtime(d.channel)
             how = rt.channel.idempotency
             if how == "key":
-                self.ledger.transition(
+                self._transition(
                     d.release_key,
                     d.channel,
                     DeliveryState.PENDING,
@@ -264,7 +273,7 @@ class Engine:
             log.warning("%s -> %s: lookup failed, still unknown: %s", key, rt.config.name, exc)
             return
         if receipt is not None:
-            self.ledger.transition(
+            self._transition(
                 key,
                 rt.config.name,
                 DeliveryState.SENT,
@@ -275,7 +284,7 @@ class Engine:
                 detail=f"found on the platform: {receipt.url}",
             )
         else:
-            self.ledger.transition(
+            self._transition(
                 key,
                 rt.config.name,
                 DeliveryState.PENDING,
@@ -284,6 +293,9 @@ class Engine:
                 expect=[DeliveryState.UNKNOWN],
                 detail="not found on the platform; will post",
             )
+
+    def _transition(self, key: str, channel: str, state: DeliveryState, now: datetime, **kw: Any) -> None:
+        notify(self.pm, self.ledger.transition(key, channel, state, now, **kw), kw.get("event") or str(state))
 
     def due_tasks(
         self, channels: list[ChannelConfig], sources: Iterable[str] | None

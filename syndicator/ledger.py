@@ -199,14 +199,15 @@ class Ledger:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
+                conn.close()
                 raise LedgerError(
                     f"{path}: written by a newer syndicator (schema {version}, this one knows {SCHEMA_VERSION})"
                 )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
             conn.executescript(_SCHEMA)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
@@ -561,13 +562,20 @@ class Ledger:
         rows = self._query(f"SELECT * FROM deliveries{where} ORDER BY release_key, channel", params)
         return [self._delivery(r) for r in rows]
 
-    def delivered_pairs(self) -> set[tuple[str, str]]:
-        """Every (release, channel) the ledger has a delivery for, whatever its state."""
-        return {(r[0], r[1]) for r in self._query("SELECT release_key, channel FROM deliveries")}
+    def delivery_index(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """(release, channel) -> (state, content hash) for every delivery, for planning."""
+        rows = self._query("SELECT release_key, channel, state, content_hash FROM deliveries")
+        return {(r[0], r[1]): (r[2], r[3]) for r in rows}
 
-    def plan(self, pairs: Iterable[tuple[str, str, str]], now: datetime) -> int:
-        """Create a pending delivery for each (release, channel, content hash) that has none."""
-        created = 0
+    def plan(self, pairs: Iterable[tuple[str, str, str]], now: datetime) -> list[Delivery]:
+        """Create a pending delivery for each (release, channel, content hash) that has none.
+
+        A delivery not yet sent (pending or failed) whose release was edited and approved
+        again moves to the new content, with its attempts reset: the next call carries the
+        new version and a new idempotency key. Returns the deliveries created or moved.
+        """
+        changed: list[Delivery] = []
+        waiting = (str(DeliveryState.PENDING), str(DeliveryState.FAILED))
         with self.transaction() as conn:
             for release_key, channel, content_hash in pairs:
                 cur = conn.execute(
@@ -575,18 +583,35 @@ class Ledger:
                     " updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                     (release_key, channel, DeliveryState.PENDING, content_hash, _iso(now), _iso(now)),
                 )
+                event = "planned"
+                if not cur.rowcount:
+                    cur = conn.execute(
+                        "UPDATE deliveries SET content_hash = ?, state = ?, attempts = 0, next_attempt_at = NULL,"
+                        " updated_at = ? WHERE release_key = ? AND channel = ? AND content_hash != ?"
+                        " AND state IN (?, ?)",
+                        (
+                            content_hash,
+                            DeliveryState.PENDING,
+                            _iso(now),
+                            release_key,
+                            channel,
+                            content_hash,
+                            *waiting,
+                        ),
+                    )
+                    event = "replanned"
                 if cur.rowcount:
-                    created += 1
                     self._event(
                         conn,
                         now,
-                        "planned",
+                        event,
                         release_key=release_key,
                         channel=channel,
                         state=DeliveryState.PENDING,
                         content_hash=content_hash,
                     )
-        return created
+                    changed.append(Delivery(release_key, channel, DeliveryState.PENDING, content_hash))
+        return changed
 
     def transition(
         self,

@@ -24,6 +24,8 @@ from syndicator.models import Release
 from syndicator.sources.directory import DirectorySource
 from syndicator.sources.rss import RssSource, strip_entity_doctype
 
+pytestmark = pytest.mark.service
+
 CORPUS = Path(os.environ["SYNDICATOR_CORPUS"]) if os.environ.get("SYNDICATOR_CORPUS") else None
 SKIP = "corpus tests need SYNDICATOR_CORPUS=/path/to/corpus (e.g. /work/shared/corpus)"
 NOT_FEEDS = re.compile(r"(^|/)(LICENSE[^/]*|NOTICE[^/]*)$|\.(md|tsv|txt)$", re.IGNORECASE)
