@@ -244,6 +244,8 @@ def load_config(path: Path, pm: pluggy.PluginManager, environ: Mapping[str, str]
             table, reg.cls.options, environ=environ, ignore={o.name for o in _SOURCE_CORE}
         )
         add(label, found)
+        if problems:
+            continue  # the error is raised below, with every other problem; nothing to build
         sources[name] = SourceConfig(
             name=name,
             type=core["type"],
@@ -291,6 +293,8 @@ def load_config(path: Path, pm: pluggy.PluginManager, environ: Mapping[str, str]
         add(label, found)
         if not found:
             add(label, reg.cls.validate(options))
+        if problems:
+            continue
         channels[name] = ChannelConfig(
             name=name,
             type=core["type"],

@@ -85,11 +85,22 @@ def markdown_to_html(text: str) -> str:
     return sanitize_html(_markdown().render(text))
 
 
-def sanitize_html(value: str) -> str:
-    """Keep a safelist of tags and attributes; drop scripts, styles, handlers, bad URLs."""
+def sanitize_html(value: str, base_url: str = "") -> str:
+    """Keep a safelist of tags and attributes; drop scripts, styles, handlers, bad URLs.
+
+    With ``base_url``, relative ``href`` and ``src`` values are made absolute against it
+    (a feed's links must work wherever the release is republished).
+    """
     if not value:
         return ""
     import nh3
+
+    resolve = None
+    if base_url:
+        from urllib.parse import urljoin
+
+        def resolve(tag: str, attribute: str, url: str) -> str:
+            return urljoin(base_url, url) if attribute in ("href", "src") else url
 
     return nh3.clean(
         value,
@@ -97,6 +108,7 @@ def sanitize_html(value: str) -> str:
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto", "tel"},
         link_rel="noopener noreferrer",
+        attribute_filter=resolve,
     ).strip()
 
 

@@ -10,6 +10,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,9 @@ from .models import NEEDS_OPERATOR, DeliveryState, Release
 from .sources.base import SourceContext
 
 log = logging.getLogger(__name__)
+
+#: Sources read at once: enough to hide feed latency, few enough to be polite to servers.
+FETCH_CONCURRENCY = 8
 
 
 @dataclass
@@ -135,25 +139,46 @@ class Engine:
     # -- the stages ---------------------------------------------------------------------------
 
     def collect(self, report: RunReport, only: Iterable[str] | None = None) -> None:
-        """Read every enabled source; store new and changed releases with their approval."""
-        wanted = set(only) if only else None
-        for cfg in self.config.sources.values():
-            if not cfg.enabled or (wanted is not None and cfg.name not in wanted):
-                continue
-            try:
-                self._collect_source(cfg, report)
-            except SourceError as exc:
-                report.source_errors.append(str(exc))
-            except Exception as exc:  # a broken source plugin must not stop the other sources
-                log.debug("source %s crashed", cfg.name, exc_info=True)
-                report.source_errors.append(f"{cfg.name}: {type(exc).__name__}: {exc}")
+        """Read every enabled source; store new and changed releases with their approval.
 
-    def _collect_source(self, cfg: SourceConfig, report: RunReport) -> None:
+        Sources are read side by side (feeds spend most of their time waiting on the
+        network); what they yield is approved and stored here, one source at a time.
+        """
+        wanted = set(only) if only else None
+        configs = [
+            c for c in self.config.sources.values() if c.enabled and (wanted is None or c.name in wanted)
+        ]
+        if not configs:
+            return
+        with ThreadPoolExecutor(
+            min(FETCH_CONCURRENCY, len(configs)), thread_name_prefix="syn-source"
+        ) as pool:
+            futures = {pool.submit(self._read_source, cfg): cfg for cfg in configs}
+            for future in as_completed(futures):
+                cfg = futures[future]
+                try:
+                    items, state = future.result()
+                    self._store_source(cfg, items, state, report)
+                except SourceError as exc:
+                    report.source_errors.append(str(exc))
+                except Exception as exc:  # a broken source plugin must not stop the other sources
+                    log.debug("source %s crashed", cfg.name, exc_info=True)
+                    report.source_errors.append(f"{cfg.name}: {type(exc).__name__}: {exc}")
+
+    def _read_source(self, cfg: SourceConfig) -> tuple[list[Release | SourceError], SourceStateBuffer]:
         state = SourceStateBuffer(self.ledger, cfg.name)
-        source = cfg.cls()
+        return list(cfg.cls().collect(self.source_context(cfg, state))), state
+
+    def _store_source(
+        self,
+        cfg: SourceConfig,
+        found: list[Release | SourceError],
+        state: SourceStateBuffer,
+        report: RunReport,
+    ) -> None:
         summaries = self.ledger.summaries(cfg.name)
         items: list[tuple[Release, PinnedApproval | None, str | None]] = []
-        for item in source.collect(self.source_context(cfg, state)):
+        for item in found:
             if isinstance(item, SourceError):
                 report.source_errors.append(str(item))
                 continue

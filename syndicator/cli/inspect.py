@@ -184,7 +184,12 @@ def status(app: App, as_json: bool, show_all: bool) -> None:
             cells = []
             for n in names:
                 d = s.deliveries.get(n)
-                cells.append(CELL.get(str(d.state), str(d.state)) if d else ("due" if n in s.routed else "-"))
+                if d is not None:
+                    cells.append(CELL.get(str(d.state), str(d.state)))
+                elif n not in s.routed:
+                    cells.append("-")
+                else:
+                    cells.append("held" if s.state == "held" else "due")
             rows.append([s.key, s.state, *cells])
         table(rows, ["RELEASE", "STATE", *names])
     for s in attention:

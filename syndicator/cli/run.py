@@ -35,6 +35,8 @@ def run(app: App, dry_run: bool, sources: tuple[str, ...], channels: tuple[str, 
     from ..lock import run_lock
 
     config = app.config()
+    check_names(config.sources, sources, "--source")
+    check_names(config.channels, channels, "--channel")
     if dry_run:
         with app.ledger() as ledger:
             report = app.engine(ledger).run(sources=sources, channels=channels, dry_run=True)
@@ -43,6 +45,16 @@ def run(app: App, dry_run: bool, sources: tuple[str, ...], channels: tuple[str, 
             report = app.engine(ledger).run(sources=sources, channels=channels)
     print_summary(report, app.verbosity)
     click.get_current_context().exit(report.exit_code or EXIT_OK)
+
+
+def check_names(known: Iterable[str], given: Iterable[str], option: str) -> None:
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        kind = option.lstrip("-")
+        names = ", ".join(repr(n) for n in unknown)
+        raise click.BadParameter(
+            f"no {kind} named {names} in the config (have: {', '.join(known)})", param_hint=option
+        )
 
 
 def print_summary(report: object, verbosity: int) -> None:
@@ -101,6 +113,7 @@ def preview(app: App, release: str, channels: tuple[str, ...]) -> None:
     """
     from ..engine import RunReport
 
+    check_names(app.config().channels, channels, "--channel")
     with app.ledger() as ledger:
         engine = app.engine(ledger.snapshot())
         try:
@@ -123,8 +136,6 @@ def _preview(engine: object, stored: object, only: Iterable[str]) -> None:
     click.echo(f"{stored.key}: {stored.release.title}")
     click.echo(f"state: {status.state}" + (f" ({status.reason})" if status.reason else ""))
     names = [n for n in (only or config.channels) if n in config.channels]
-    for bad in set(only) - set(config.channels):
-        click.echo(f"error: no channel named {bad!r}", err=True)
     for name in names:
         cfg = config.channels[name]
         routed = cfg.routes(stored.release.source, stored.release.tags)
@@ -168,12 +179,11 @@ def approve(app: App, release: str, by: str) -> None:
         raise click.BadParameter("give the approver's name", param_hint="--by")
     with run_lock(app.config().state_path), app.ledger() as ledger:
         engine = app.engine(ledger)
-        stored = ledger.find_release(release)
         report = RunReport()
-        engine.collect(report, [stored.release.source])
+        engine.collect(report)  # approve what the sources hold now, not what the last run saw
         for message in report.source_errors:
             click.echo(f"source error: {message}", err=True)
-        stored = ledger.find_release(stored.key)
+        stored = ledger.find_release(release)
         pinned = ledger.approve(stored.key, by.strip(), utcnow())
     click.echo(f"approved {stored.key} ({stored.release.title}) by {by.strip()}")
     click.echo(f"content {pinned.approved_hash}; it goes out on the next run")

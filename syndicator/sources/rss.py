@@ -163,7 +163,11 @@ def parse_feed_bytes(data: bytes, headers: Mapping[str, str] | None = None) -> A
     data = strip_entity_doctype(data)
     if data[:1].isspace() and data.lstrip().startswith(b"<?xml"):
         data = data.lstrip()  # blank lines before <?xml (a WordPress classic) defeat the strict parser
-    return feedparser.parse(io.BytesIO(data), response_headers=response_headers)
+    # feedparser's own sanitiser and URI resolver are pure Python and cost most of its time;
+    # nh3 does both (sanitize_html with a base URL), an order of magnitude faster.
+    return feedparser.parse(
+        io.BytesIO(data), response_headers=response_headers, sanitize_html=False, resolve_relative_uris=False
+    )
 
 
 def bozo_reason(exc: Any) -> str:
@@ -293,7 +297,7 @@ def _html(detail: Mapping[str, Any] | None, value: str) -> str:
         from ..content import escape
 
         return "".join(f"<p>{escape(p.strip())}</p>" for p in value.split("\n\n") if p.strip())
-    return sanitize_html(value)
+    return sanitize_html(value, str((detail or {}).get("base") or ""))
 
 
 def _text(detail: Mapping[str, Any] | None, value: str) -> str:
