@@ -30,14 +30,16 @@ if TYPE_CHECKING:
 
 # Characters a URL may contain; parentheses only as balanced pairs, so "(see https://a.b/c)" ends
 # before ")" while "https://w.org/Foo_(bar)" keeps its pair. CJK and full-width punctuation
-# end a URL because CJK prose puts no space after one.
+# end a URL because CJK prose puts no space after one; as in twitter-text, a URL may follow a
+# non-ASCII letter directly ("詳細はhttps://…") but not an ASCII one.
 _URL_CHAR = r"[^\s<>\"()\u3000-\u303f\uff01-\uff0f\uff1a-\uff20]"
 _URL_PARENS = r"\([^\s<>\"()]*\)"
 # The last character may not be sentence punctuation or a closing quote (nor the ellipsis that
 # truncate appends).
 _URL_LAST = r"[^\s<>\"()\u3000-\u303f\uff01-\uff0f\uff1a-\uff20.,;:!?'\]}…»”’]"
 URL_RE = re.compile(
-    rf"(?<![\w/])https?://(?:{_URL_CHAR}|{_URL_PARENS})*(?:{_URL_LAST}|{_URL_PARENS})", re.IGNORECASE
+    rf"(?<![A-Za-z0-9@#$/])https?://(?:{_URL_CHAR}|{_URL_PARENS})*(?:{_URL_LAST}|{_URL_PARENS})",
+    re.IGNORECASE,
 )
 
 _RULES = ("graphemes", "weighted", "utf16", "chars", "bytes")
@@ -45,6 +47,7 @@ _X_URL_LENGTH = 23  # t.co: every URL counts 23 on X, whatever its length
 # twitter-text config v3: weight 100 (of scale 100) in these ranges, 200 elsewhere.
 _X_LIGHT = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
 _ZWJ = 0x200D
+_MARKS = ("Mn", "Me", "Mc")  # nonspacing (incl. variation selectors), enclosing (keycap), spacing
 _PICTO_SINGLES = frozenset({0xA9, 0xAE, 0x203C, 0x2049, 0x2122, 0x2139, 0x3030, 0x303D, 0x3297, 0x3299})
 _PICTO_RANGES = ((0x1F000, 0x1FAFF), (0x2190, 0x21FF), (0x2300, 0x23FF), (0x25A0, 0x27BF), (0x2B00, 0x2BFF))
 # Emoji modifiers, tag characters, conjoining Hangul vowel and final jamo.
@@ -60,18 +63,6 @@ def _is_pictographic(cp: int) -> bool:
     return cp in _PICTO_SINGLES or any(lo <= cp <= hi for lo, hi in _PICTO_RANGES)
 
 
-def _is_regional(cp: int) -> bool:
-    return 0x1F1E6 <= cp <= 0x1F1FF
-
-
-def _extends(ch: str, cp: int) -> bool:
-    return (
-        cp == _ZWJ
-        or unicodedata.category(ch) in ("Mn", "Me", "Mc")
-        or any(lo <= cp <= hi for lo, hi in _EXTENDERS)
-    )
-
-
 def _joins(prev: str, ch: str, after_zwj: bool) -> bool:
     """Whether ``ch`` continues the cluster ``prev``."""
     if prev == "\r":
@@ -79,11 +70,11 @@ def _joins(prev: str, ch: str, after_zwj: bool) -> bool:
     if unicodedata.category(prev[-1]) == "Cc" or unicodedata.category(ch) == "Cc":
         return False
     cp = ord(ch)
+    if cp == _ZWJ or unicodedata.category(ch) in _MARKS or any(lo <= cp <= hi for lo, hi in _EXTENDERS):
+        return True
     if after_zwj and _is_pictographic(cp):
         return True
-    if _extends(ch, cp):
-        return True
-    return _is_regional(cp) and len(prev) == 1 and _is_regional(ord(prev))
+    return 0x1F1E6 <= cp <= 0x1F1FF and len(prev) == 1 and 0x1F1E6 <= ord(prev) <= 0x1F1FF  # flag pairs
 
 
 def graphemes(text: str) -> list[str]:
@@ -176,11 +167,8 @@ class _Index:
         self.paragraphs = sorted(p for p in {m.start() for m in _PARAGRAPH.finditer(text)} & ok if p)
 
     def over(self, start: int, end: int, limits: Limits) -> bool:
-        """A cheap "surely too long" for ``text[start:end]``, so far candidates cost little.
-
-        Each word counts at least 1 (unless URLs count 0), and a prefix cut at a grapheme
-        boundary outside URLs never counts more than the whole.
-        """
+        """A cheap "surely too long" for ``text[start:end]``, so far candidates cost little:
+        each word counts at least 1 (unless URLs count 0), and a prefix never counts more."""
         limit = limits.max_length
         if limit is None:
             return False
@@ -195,10 +183,8 @@ class _Index:
 
 
 def _largest(cands: list[int], lo: int, ok: Callable[[int], bool]) -> int | None:
-    """The largest ``cands[i]`` (i >= lo) with ``ok``, for ``ok`` true up to a point, then false.
-
-    Gallops then bisects, so the cost follows the size of the answer, not of the whole text.
-    """
+    """The largest ``cands[i]`` (i >= lo) where ``ok``, which holds up to a point, then fails.
+    Gallops then bisects, so the cost follows the size of the answer, not of the text."""
     if lo >= len(cands) or not ok(cands[lo]):
         return None
     good, bad, step = lo, len(cands), 1
@@ -425,7 +411,12 @@ def hashtags(tags: Iterable[str]) -> list[str]:
 _FORMATTER = string.Formatter()
 
 
-def _template_values(release: Release, extra: Mapping[str, str] | None) -> dict[str, str]:
+def render_template(template: str, release: Release, *, extra: Mapping[str, str] | None = None) -> str:
+    """Fill ``template``'s {fields} from ``release`` (and ``extra``, which may add or override).
+
+    Only plain names are allowed: no attribute or index access, no positional or nested
+    fields. Runs of blank lines left by empty fields collapse to one; the ends are stripped.
+    """
     values = {
         "title": release.title,
         "summary": release.summary,
@@ -434,18 +425,8 @@ def _template_values(release: Release, extra: Mapping[str, str] | None) -> dict[
         "hashtags": " ".join(hashtags(release.tags)),
         "date": release.published.date().isoformat() if release.published else "",
         "id": release.id,
+        **(extra or {}),
     }
-    values.update(extra or {})
-    return values
-
-
-def render_template(template: str, release: Release, *, extra: Mapping[str, str] | None = None) -> str:
-    """Fill ``template``'s {fields} from ``release`` (and ``extra``, which may add or override).
-
-    Only plain names are allowed: no attribute or index access, no positional or nested
-    fields. Runs of blank lines left by empty fields collapse to one; the ends are stripped.
-    """
-    values = _template_values(release, extra)
 
     def refuse(why: str) -> PermanentError:
         valid = ", ".join("{" + k + "}" for k in sorted(values))
