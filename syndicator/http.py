@@ -2,37 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import requests
-from requests.adapters import HTTPAdapter
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
+
+if TYPE_CHECKING:
+    import requests
 
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = f"syndicator/{__version__} (+https://github.com/syndicator/syndicator)"
 
 
-class _TimeoutAdapter(HTTPAdapter):
-    """Applies a default timeout, since requests has none and a hung call hangs cron."""
+@lru_cache(maxsize=1)
+def _timeout_adapter() -> Any:
+    # requests is imported on first use, not when a plugin imports this module: an idle
+    # cron tick or `--version` should not pay for it.
+    from requests.adapters import HTTPAdapter
 
-    def __init__(self, timeout: float, **kwargs: Any) -> None:
-        self._timeout = timeout
-        super().__init__(**kwargs)
+    class TimeoutAdapter(HTTPAdapter):
+        """Applies a default timeout, since requests has none and a hung call hangs cron."""
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self._timeout
-        return super().send(request, **kwargs)
+        def __init__(self, timeout: float, **kwargs: Any) -> None:
+            self._timeout = timeout
+            super().__init__(**kwargs)
+
+        def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            if kwargs.get("timeout") is None:
+                kwargs["timeout"] = self._timeout
+            return super().send(request, **kwargs)
+
+    return TimeoutAdapter
 
 
 def make_session(
     timeout: float = DEFAULT_TIMEOUT, user_agent: str | None = None, pool_size: int = 10
 ) -> requests.Session:
     """A session with a default timeout and User-Agent. Retries are the dispatcher's job."""
+    import requests
+
     session = requests.Session()
     session.headers["User-Agent"] = user_agent or USER_AGENT
-    adapter = _TimeoutAdapter(timeout, pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    adapter = _timeout_adapter()(timeout, pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.verify = True

@@ -23,10 +23,8 @@ import json
 import re
 import string
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import requests
 
 from syndicator import hookimpl
 from syndicator.channel import Channel, ChannelContext
@@ -34,6 +32,9 @@ from syndicator.errors import AuthError, PermanentError, TransientError
 from syndicator.http import parse_retry_after
 from syndicator.models import Media, Post, Receipt, Release
 from syndicator.options import Option, Secret
+
+if TYPE_CHECKING:
+    import requests  # imported where used, so loading this plugin stays cheap
 
 DEFAULT_TEMPLATE = "{title}\n\n{summary}\n\n{url}"
 TEMPLATE_FIELDS = ("title", "summary", "url", "agency")
@@ -115,6 +116,8 @@ class WebhookChannel(Channel):
         if secret:
             headers[SIGNATURE_HEADER] = sign(secret, body)
         where = describe_url(url)
+        import requests
+
         try:
             resp = ctx.http.post(
                 url, data=body, headers=headers, timeout=ctx.options.get("timeout"), allow_redirects=False
@@ -146,6 +149,8 @@ class WebhookChannel(Channel):
         if secret:  # receivers that verify every request accept the signature of the empty body
             headers[SIGNATURE_HEADER] = sign(secret, b"")
         timeout = ctx.options.get("timeout")
+        import requests
+
         try:
             resp = ctx.http.head(url, headers=headers, timeout=timeout, allow_redirects=False)
         except requests.RequestException as exc:
@@ -279,6 +284,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def _transport_error(where: str, exc: requests.RequestException) -> Exception:
+    import requests
+
     if isinstance(
         exc,
         (
