@@ -96,6 +96,8 @@ def setup_logging(verbosity: int) -> None:
         handler._syndicator = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)
+    # urllib3 logs request paths at DEBUG, and some paths carry a token (Slack webhooks).
+    logging.getLogger("urllib3").setLevel(max(level, logging.WARNING))
 
 
 def build_cli(pm: pluggy.PluginManager) -> click.Group:

@@ -18,6 +18,12 @@ def register(cli: click.Group) -> None:
     cli.add_command(config)
 
 
+def _type_name(kind: object) -> str:
+    if isinstance(kind, tuple):
+        return " or ".join(_type_name(k) for k in kind)
+    return getattr(kind, "__name__", str(kind))
+
+
 @click.command()
 @click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
