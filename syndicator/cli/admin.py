@@ -82,7 +82,12 @@ def channels_list(app: App, as_json: bool) -> None:
             "description": reg.cls.description,
             "idempotency": reg.cls.idempotency,
             "options": {
-                o.name: {"type": o.type.__name__, "required": o.required, "secret": o.secret, "help": o.help}
+                o.name: {
+                    "type": _type_name(o.type),
+                    "required": o.required,
+                    "secret": o.secret,
+                    "help": o.help,
+                }
                 for o in reg.cls.options
             },
         }

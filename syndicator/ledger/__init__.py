@@ -1,0 +1,37 @@
+"""The ledger: everything the engine knows, in one SQLite file.
+
+Releases (with the approval pinned to a content hash), deliveries (one row per release and
+channel, the state machine of DESIGN.md) and an append-only event log that triggers keep
+from ever being edited: the audit trail. WAL with ``synchronous=FULL``: a committed
+``in_flight`` survives a power cut, which is what makes a crash mid-call detectable.
+
+One connection, shared by the dispatcher's threads behind a lock; every write is its own
+short transaction, so a crash loses at most the call in flight, never a recorded outcome.
+"""
+
+from __future__ import annotations
+
+from .deliveries import DeliveryRecords
+from .releases import GateRow, ReleaseRecords, StoredRelease, Summary
+from .sourcestate import SourceState, SourceStateBuffer
+from .store import SCHEMA_VERSION, Event, LedgerError, utcnow
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Event",
+    "GateRow",
+    "Ledger",
+    "LedgerError",
+    "SourceState",
+    "SourceStateBuffer",
+    "StoredRelease",
+    "Summary",
+    "utcnow",
+]
+
+
+class Ledger(ReleaseRecords, DeliveryRecords):
+    """The SQLite ledger. Open with :meth:`open`; use as a context manager to close it."""
+
+    def source_state(self, source: str) -> SourceState:
+        return SourceState(self, source)

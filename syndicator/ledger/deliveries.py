@@ -1,0 +1,181 @@
+"""Deliveries in the ledger: one row per release and channel, and its state machine."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from ..errors import SyndicatorError
+from ..models import Delivery, DeliveryState, Receipt
+from .store import Store, _dt, _iso
+
+
+class DeliveryRecords(Store):
+    def _delivery(self, row: sqlite3.Row) -> Delivery:
+        return Delivery(
+            release_key=row["release_key"],
+            channel=row["channel"],
+            state=DeliveryState(row["state"]),
+            content_hash=row["content_hash"],
+            attempts=row["attempts"],
+            next_attempt_at=_dt(row["next_attempt_at"]),
+            receipt=Receipt.from_dict(json.loads(row["receipt"])) if row["receipt"] else None,
+            last_error=row["last_error"],
+            updated_at=_dt(row["updated_at"]),
+        )
+
+    def delivery(self, release_key: str, channel: str) -> Delivery | None:
+        rows = self._query(
+            "SELECT * FROM deliveries WHERE release_key = ? AND channel = ?", (release_key, channel)
+        )
+        return self._delivery(rows[0]) if rows else None
+
+    def deliveries(
+        self,
+        *,
+        release_key: str | None = None,
+        channel: str | None = None,
+        states: Iterable[DeliveryState] | None = None,
+    ) -> list[Delivery]:
+        clauses, params = [], []
+        if release_key is not None:
+            clauses.append("release_key = ?")
+            params.append(release_key)
+        if channel is not None:
+            clauses.append("channel = ?")
+            params.append(channel)
+        if states is not None:
+            wanted = [str(s) for s in states]
+            clauses.append(f"state IN ({','.join('?' * len(wanted))})")
+            params.extend(wanted)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._query(f"SELECT * FROM deliveries{where} ORDER BY release_key, channel", params)
+        return [self._delivery(r) for r in rows]
+
+    def delivery_index(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """(release, channel) -> (state, content hash) for every delivery, for planning."""
+        rows = self._query("SELECT release_key, channel, state, content_hash FROM deliveries")
+        return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+
+    def plan(self, pairs: Iterable[tuple[str, str, str]], now: datetime) -> list[Delivery]:
+        """Create a pending delivery for each (release, channel, content hash) that has none.
+
+        A delivery not yet sent (pending or failed) whose release was edited and approved
+        again moves to the new content, with its attempts reset: the next call carries the
+        new version and a new idempotency key. Returns the deliveries created or moved.
+        """
+        changed: list[Delivery] = []
+        waiting = (str(DeliveryState.PENDING), str(DeliveryState.FAILED))
+        with self.transaction() as conn:
+            for release_key, channel, content_hash in pairs:
+                cur = conn.execute(
+                    "INSERT INTO deliveries (release_key, channel, state, content_hash, created_at,"
+                    " updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                    (release_key, channel, DeliveryState.PENDING, content_hash, _iso(now), _iso(now)),
+                )
+                event = "planned"
+                if not cur.rowcount:
+                    cur = conn.execute(
+                        "UPDATE deliveries SET content_hash = ?, state = ?, attempts = 0, next_attempt_at = NULL,"
+                        " updated_at = ? WHERE release_key = ? AND channel = ? AND content_hash != ?"
+                        " AND state IN (?, ?)",
+                        (
+                            content_hash,
+                            DeliveryState.PENDING,
+                            _iso(now),
+                            release_key,
+                            channel,
+                            content_hash,
+                            *waiting,
+                        ),
+                    )
+                    event = "replanned"
+                if cur.rowcount:
+                    self._event(
+                        conn,
+                        now,
+                        event,
+                        release_key=release_key,
+                        channel=channel,
+                        state=DeliveryState.PENDING,
+                        content_hash=content_hash,
+                    )
+                    changed.append(Delivery(release_key, channel, DeliveryState.PENDING, content_hash))
+        return changed
+
+    def transition(
+        self,
+        release_key: str,
+        channel: str,
+        state: DeliveryState,
+        now: datetime,
+        *,
+        event: str | None = None,
+        expect: Iterable[DeliveryState] | None = None,
+        actor: str = "syndicator",
+        attempts: int | None = None,
+        next_attempt_at: datetime | None = None,
+        receipt: Receipt | None = None,
+        error: str | None = None,
+        payload_hash: str | None = None,
+        detail: str = "",
+    ) -> Delivery:
+        """Move a delivery to ``state`` and append the event, in one transaction.
+
+        ``expect`` guards against a race: the move happens only from one of those states,
+        else :class:`SyndicatorError` (the caller lost the delivery to someone else).
+        """
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT * FROM deliveries WHERE release_key = ? AND channel = ?", (release_key, channel)
+            ).fetchone()
+            if row is None:
+                raise SyndicatorError(f"no delivery of {release_key} to {channel}")
+            if expect is not None and row["state"] not in {str(s) for s in expect}:
+                raise SyndicatorError(
+                    f"delivery of {release_key} to {channel} is {row['state']}, not {'/'.join(map(str, expect))}"
+                )
+            sets = ["state = ?", "updated_at = ?", "next_attempt_at = ?"]
+            params: list[Any] = [str(state), _iso(now), _iso(next_attempt_at)]
+            if attempts is not None:
+                sets.append("attempts = ?")
+                params.append(attempts)
+            if receipt is not None:
+                sets.append("receipt = ?")
+                params.append(json.dumps(receipt.to_dict(), ensure_ascii=False))
+            if error is not None:
+                sets.append("last_error = ?")
+                params.append(error)
+            if state is DeliveryState.SENT:
+                sets.append("sent_at = ?")
+                params.append(_iso(now))
+            conn.execute(
+                f"UPDATE deliveries SET {', '.join(sets)} WHERE release_key = ? AND channel = ?",
+                (*params, release_key, channel),
+            )
+            self._event(
+                conn,
+                now,
+                event or str(state),
+                release_key=release_key,
+                channel=channel,
+                actor=actor,
+                state=str(state),
+                content_hash=row["content_hash"],
+                payload_hash=payload_hash,
+                detail=error if error and not detail else detail,
+            )
+            new = conn.execute(
+                "SELECT * FROM deliveries WHERE release_key = ? AND channel = ?", (release_key, channel)
+            ).fetchone()
+        return self._delivery(new)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Deliveries per channel per state."""
+        out: dict[str, dict[str, int]] = {}
+        for r in self._query("SELECT channel, state, COUNT(*) AS n FROM deliveries GROUP BY channel, state"):
+            out.setdefault(r["channel"], {})[r["state"]] = r["n"]
+        return out

@@ -1,0 +1,327 @@
+"""Releases in the ledger: what sources collected, approvals, and the gate's facts."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..approval import PinnedApproval
+from ..errors import ReleaseNotFound
+from ..models import Release
+from .sourcestate import SourceStateBuffer
+from .store import Store, _dt, _iso, utcnow
+
+
+@dataclass(frozen=True)
+class StoredRelease:
+    """A release as the ledger holds it, with its approval and gate facts."""
+
+    release: Release
+    first_seen: datetime
+    changed_at: datetime
+    pinned: PinnedApproval | None
+    hold_reason: str | None
+    due_since: datetime | None
+    retracted_at: datetime | None
+    retracted_by: str | None
+    retracted_reason: str | None
+
+    @property
+    def key(self) -> str:
+        return self.release.key
+
+    @property
+    def approved_hash(self) -> str | None:
+        return self.pinned.approved_hash if self.pinned else None
+
+
+@dataclass(frozen=True)
+class GateRow:
+    key: str
+    source: str
+    tags: tuple[str, ...]
+    content_hash: str
+    approved_hash: str | None
+    approved_by: str | None
+    hold_reason: str | None
+    publish_at: datetime | None
+    due_since: datetime | None
+    priority: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the engine needs to tell whether a collected release changed, without parsing it."""
+
+    content_hash: str
+    pinned: PinnedApproval | None
+    hold_reason: str | None
+
+
+class ReleaseRecords(Store):
+    def summaries(self, source: str) -> dict[str, Summary]:
+        rows = self._query(
+            "SELECT key, content_hash, approved_by, approved_at, approved_hash, approval_origin,"
+            " approval_identity, hold_reason FROM releases WHERE source = ?",
+            (source,),
+        )
+        return {r["key"]: Summary(r["content_hash"], _pinned(r), r["hold_reason"]) for r in rows}
+
+    def store_releases(
+        self,
+        items: Iterable[tuple[Release, PinnedApproval | None, str | None]],
+        now: datetime,
+        state: SourceStateBuffer | None = None,
+    ) -> list[str]:
+        """Store collected releases (with approval and hold reason) and the source's state
+        in one transaction, so a crash never records a file as seen without its release.
+
+        Returns "new", "changed" or "same" for each release, in order.
+        """
+        with self.transaction() as conn:
+            outcomes = [self._store(conn, r, pinned, hold, now) for r, pinned, hold in items]
+            if state is not None:
+                state.apply(conn)
+        return outcomes
+
+    def _store(
+        self,
+        conn: sqlite3.Connection,
+        release: Release,
+        pinned: PinnedApproval | None,
+        hold_reason: str | None,
+        now: datetime,
+    ) -> str:
+        content_hash = release.content_hash
+        p = pinned or PinnedApproval(None, None, None, None, None)
+        old = conn.execute(
+            "SELECT content_hash, approved_hash, approval_identity, hold_reason FROM releases WHERE key = ?",
+            (release.key,),
+        ).fetchone()
+        if old is None:
+            outcome = "new"
+        elif (old["content_hash"], old["approval_identity"], old["hold_reason"]) != (
+            content_hash,
+            p.identity,
+            hold_reason,
+        ):
+            outcome = "changed"
+        else:
+            return "same"
+        data = json.dumps(release.to_dict(), ensure_ascii=False, sort_keys=True)
+        changed_at = now if old is None or old["content_hash"] != content_hash else None
+        conn.execute(
+            "INSERT INTO releases (key, source, release_id, title, content_hash, data, tags, priority,"
+            " published, publish_at, first_seen, changed_at, approved_by, approved_at, approved_hash,"
+            " approval_origin, approval_identity, hold_reason)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT (key) DO UPDATE SET title=excluded.title,"
+            " content_hash=excluded.content_hash, data=excluded.data, tags=excluded.tags,"
+            " priority=excluded.priority,"
+            " published=excluded.published, publish_at=excluded.publish_at,"
+            " changed_at=COALESCE(?, releases.changed_at), approved_by=excluded.approved_by,"
+            " approved_at=excluded.approved_at, approved_hash=excluded.approved_hash,"
+            " approval_origin=excluded.approval_origin,"
+            " approval_identity=excluded.approval_identity, hold_reason=excluded.hold_reason",
+            (
+                release.key,
+                release.source,
+                release.id,
+                release.title,
+                content_hash,
+                data,
+                json.dumps(list(release.tags), ensure_ascii=False),
+                release.priority,
+                _iso(release.published),
+                _iso(release.publish_at),
+                _iso(now),
+                _iso(now),
+                p.approved_by,
+                p.approved_at,
+                p.approved_hash,
+                p.origin,
+                p.identity,
+                hold_reason,
+                _iso(changed_at),
+            ),
+        )
+        if outcome == "new":
+            self._event(
+                conn,
+                now,
+                "collected",
+                release_key=release.key,
+                content_hash=content_hash,
+                detail=release.origin,
+            )
+        elif old["content_hash"] != content_hash:
+            self._event(
+                conn,
+                now,
+                "changed",
+                release_key=release.key,
+                content_hash=content_hash,
+                detail=release.origin,
+            )
+        if p.approved_hash and (old is None or old["approval_identity"] != p.identity):
+            self._event(
+                conn,
+                now,
+                "approved",
+                release_key=release.key,
+                actor=p.approved_by or "",
+                content_hash=p.approved_hash,
+                detail=f"by {p.origin}",
+            )
+        elif not p.approved_hash and hold_reason and (old is None or old["hold_reason"] != hold_reason):
+            self._event(
+                conn, now, "held", release_key=release.key, content_hash=content_hash, detail=hold_reason
+            )
+        return outcome
+
+    def _stored(self, row: sqlite3.Row) -> StoredRelease:
+        pinned = _pinned(row)
+        first_seen = _dt(row["first_seen"])
+        changed_at = _dt(row["changed_at"])
+        assert first_seen is not None and changed_at is not None
+        return StoredRelease(
+            release=Release.from_dict(json.loads(row["data"])),
+            first_seen=first_seen,
+            changed_at=changed_at,
+            pinned=pinned,
+            hold_reason=row["hold_reason"],
+            due_since=_dt(row["due_since"]),
+            retracted_at=_dt(row["retracted_at"]),
+            retracted_by=row["retracted_by"],
+            retracted_reason=row["retracted_reason"],
+        )
+
+    def release(self, key: str) -> StoredRelease | None:
+        rows = self._query("SELECT * FROM releases WHERE key = ?", (key,))
+        return self._stored(rows[0]) if rows else None
+
+    def find_release(self, ref: str) -> StoredRelease:
+        """A release by key (``source/id``), by id alone, or by a unique key prefix."""
+        for sql, param in (
+            ("SELECT * FROM releases WHERE key = ?", ref),
+            ("SELECT * FROM releases WHERE release_id = ?", ref),
+            ("SELECT * FROM releases WHERE key LIKE ? ESCAPE '\\' ORDER BY key", _like_prefix(ref)),
+        ):
+            rows = self._query(sql + " LIMIT 11", (param,))
+            if len(rows) == 1:
+                return self._stored(rows[0])
+            if len(rows) > 1:
+                names = ", ".join(r["key"] for r in rows[:10])
+                raise ReleaseNotFound(f"{ref!r} matches several releases: {names}; give the full key")
+        raise ReleaseNotFound(f"no release {ref!r} in the ledger (see `syndicator releases list`)")
+
+    def releases(self, *, source: str | None = None, limit: int | None = None) -> list[StoredRelease]:
+        sql, params = "SELECT * FROM releases", []
+        if source:
+            sql += " WHERE source = ?"
+            params.append(source)
+        sql += " ORDER BY COALESCE(published, first_seen) DESC, key"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [self._stored(r) for r in self._query(sql, params)]
+
+    def approved_releases(self) -> list[StoredRelease]:
+        """Releases whose approval matches their content and that are not retracted."""
+        rows = self._query(
+            "SELECT * FROM releases WHERE approved_hash = content_hash AND retracted_at IS NULL"
+            " ORDER BY (priority = 'urgent') DESC, COALESCE(publish_at, published, first_seen), key"
+        )
+        return [self._stored(r) for r in rows]
+
+    def approve(self, key: str, by: str, now: datetime) -> PinnedApproval:
+        """An operator's approval, pinned to the release's current content."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT content_hash FROM releases WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                raise ReleaseNotFound(f"no release {key!r} in the ledger")
+            at = _iso(now)
+            pinned = PinnedApproval(
+                by, at, row["content_hash"], "cli", f"cli|{by}|{at}|{row['content_hash']}"
+            )
+            conn.execute(
+                "UPDATE releases SET approved_by=?, approved_at=?, approved_hash=?, approval_origin=?,"
+                " approval_identity=?, hold_reason=NULL WHERE key=?",
+                (by, at, pinned.approved_hash, "cli", pinned.identity, key),
+            )
+            self._event(
+                conn,
+                now,
+                "approved",
+                release_key=key,
+                actor=by,
+                content_hash=pinned.approved_hash,
+                detail="by cli",
+            )
+        return pinned
+
+    def mark_due(self, keys: Iterable[str], now: datetime) -> None:
+        """Remember when each release first became due (for the no-backfill rule)."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE releases SET due_since = ? WHERE key = ? AND due_since IS NULL",
+                [(_iso(now), k) for k in keys],
+            )
+
+    def gate_rows(self) -> list[GateRow]:
+        """The few columns the gate and the planner need, for every release not retracted."""
+        rows = self._query(
+            "SELECT key, source, tags, content_hash, approved_hash, approved_by, hold_reason, publish_at,"
+            " due_since, priority FROM releases WHERE retracted_at IS NULL"
+            " ORDER BY (priority = 'urgent') DESC, COALESCE(publish_at, published, first_seen), key"
+        )
+        return [
+            GateRow(
+                r["key"],
+                r["source"],
+                tuple(json.loads(r["tags"])),
+                r["content_hash"],
+                r["approved_hash"],
+                r["approved_by"],
+                r["hold_reason"],
+                _dt(r["publish_at"]),
+                _dt(r["due_since"]),
+                r["priority"],
+            )
+            for r in rows
+        ]
+
+    # -- channels ---------------------------------------------------------------------------
+
+    def channel_first_seen(self, name: str, type_: str, now: datetime) -> datetime:
+        """When this channel first appeared in the config (recorded on first sight)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO channels (name, type, first_seen) VALUES (?,?,?) ON CONFLICT (name) DO NOTHING",
+                (name, type_, _iso(now)),
+            )
+            row = conn.execute("SELECT first_seen FROM channels WHERE name = ?", (name,)).fetchone()
+        first = _dt(row["first_seen"])
+        assert first is not None
+        return first
+
+    def channels_first_seen(self) -> dict[str, datetime]:
+        return {r["name"]: _dt(r["first_seen"]) or utcnow() for r in self._query("SELECT * FROM channels")}
+
+
+def _pinned(row: sqlite3.Row) -> PinnedApproval | None:
+    if not row["approved_hash"]:
+        return None
+    return PinnedApproval(
+        row["approved_by"],
+        row["approved_at"],
+        row["approved_hash"],
+        row["approval_origin"],
+        row["approval_identity"],
+    )
+
+
+def _like_prefix(ref: str) -> str:
+    return ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

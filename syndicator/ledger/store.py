@@ -1,0 +1,247 @@
+"""The ledger: everything the engine knows, in one SQLite file.
+
+Releases (with the approval pinned to a content hash), deliveries (one row per release and
+channel, the state machine of DESIGN.md) and an append-only event log that triggers keep
+from ever being edited: the audit trail. WAL with ``synchronous=FULL``: a committed
+``in_flight`` survives a power cut, which is what makes a crash mid-call detectable.
+
+One connection, shared by the dispatcher's threads behind a lock; every write is its own
+short transaction, so a crash loses at most the call in flight, never a recorded outcome.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+from ..errors import SyndicatorError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS releases (
+    key TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    release_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    data TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '[]',
+    priority TEXT NOT NULL DEFAULT 'normal',
+    published TEXT,
+    publish_at TEXT,
+    first_seen TEXT NOT NULL,
+    changed_at TEXT NOT NULL,
+    approved_by TEXT,
+    approved_at TEXT,
+    approved_hash TEXT,
+    approval_origin TEXT,
+    approval_identity TEXT,
+    hold_reason TEXT,
+    due_since TEXT,
+    retracted_at TEXT,
+    retracted_by TEXT,
+    retracted_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS releases_source ON releases (source);
+CREATE TABLE IF NOT EXISTS deliveries (
+    release_key TEXT NOT NULL REFERENCES releases (key),
+    channel TEXT NOT NULL,
+    state TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    receipt TEXT,
+    last_error TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    sent_at TEXT,
+    PRIMARY KEY (release_key, channel)
+);
+CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    release_key TEXT,
+    channel TEXT,
+    actor TEXT NOT NULL,
+    event TEXT NOT NULL,
+    state TEXT,
+    content_hash TEXT,
+    payload_hash TEXT,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS events_release ON events (release_key);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+CREATE TABLE IF NOT EXISTS channels (
+    name TEXT PRIMARY KEY, type TEXT NOT NULL, first_seen TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS source_state (
+    source TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (source, key)
+);
+"""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat(timespec="microseconds") if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    at: datetime
+    release_key: str | None
+    channel: str | None
+    actor: str
+    event: str
+    state: str | None
+    content_hash: str | None
+    payload_hash: str | None
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "release": self.release_key,
+            "channel": self.channel,
+            "actor": self.actor,
+            "event": self.event,
+            "state": self.state,
+            "content_hash": self.content_hash,
+            "payload_hash": self.payload_hash,
+            "detail": self.detail,
+        }
+
+
+class LedgerError(SyndicatorError):
+    """The state file cannot be opened or is not a syndicator ledger."""
+
+
+class Store:
+    """The connection, its lock, transactions and the append-only event log."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._lock = threading.RLock()
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> Self:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.row_factory = sqlite3.Row
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                conn.close()
+                raise LedgerError(
+                    f"{path}: written by a newer syndicator (schema {version}, this one knows {SCHEMA_VERSION})"
+                )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{path}: cannot open the state file: {exc}") from exc
+        except OSError as exc:
+            raise LedgerError(f"{path}: cannot create the state folder: {exc.strerror}") from exc
+        return cls(conn, path)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    @staticmethod
+    def _event(
+        conn: sqlite3.Connection,
+        at: datetime,
+        event: str,
+        *,
+        release_key: str | None = None,
+        channel: str | None = None,
+        actor: str = "syndicator",
+        state: str | None = None,
+        content_hash: str | None = None,
+        payload_hash: str | None = None,
+        detail: str = "",
+    ) -> None:
+        conn.execute(
+            "INSERT INTO events (at, release_key, channel, actor, event, state, content_hash,"
+            " payload_hash, detail) VALUES (?,?,?,?,?,?,?,?,?)",
+            (_iso(at), release_key, channel, actor, event, state, content_hash, payload_hash, detail),
+        )
+
+    def add_event(self, event: str, now: datetime, **fields: Any) -> None:
+        with self.transaction() as conn:
+            self._event(conn, now, event, **fields)
+
+    def events(self, *, release_key: str | None = None, limit: int = 200) -> list[Event]:
+        sql, params = "SELECT * FROM events", []
+        if release_key is not None:
+            sql += " WHERE release_key = ?"
+            params.append(release_key)
+        rows = self._query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
+        return [
+            Event(
+                r["id"],
+                _dt(r["at"]) or utcnow(),
+                r["release_key"],
+                r["channel"],
+                r["actor"],
+                r["event"],
+                r["state"],
+                r["content_hash"],
+                r["payload_hash"],
+                r["detail"],
+            )
+            for r in reversed(rows)
+        ]
+
+    def snapshot(self) -> Self:
+        """An in-memory copy: a dry run works on it, so nothing it does is ever kept."""
+        copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        with self._lock:
+            self._conn.backup(copy)
+        copy.row_factory = sqlite3.Row
+        return type(self)(copy, self.path)
