@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
@@ -18,7 +18,7 @@ from .options import Option
 if TYPE_CHECKING:
     import requests
 
-    from .models import Post, Receipt, Release
+from .models import Post, Receipt, Release
 
 Idempotency = Literal["key", "lookup", "none"]
 
@@ -93,6 +93,9 @@ class Channel:
     #: "key": publish is idempotent given ``ctx.idempotency_key``; "lookup": ``find_existing``
     #: can tell whether a post exists; "none": neither, so an unknown outcome needs an operator.
     idempotency: ClassVar[Idempotency] = "none"
+    #: A platform's own cap on calls per 24 hours (a free X account: 17), used unless the
+    #: channel's config sets ``daily_quota``.
+    default_daily_quota: ClassVar[int | None] = None
 
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -106,6 +109,32 @@ class Channel:
     def render(self, release: Release, ctx: ChannelContext) -> Post:
         """Turn a release into what will be sent. Pure: no network, no files written."""
         raise NotImplementedError
+
+    def render_correction(self, release: Release, original: Receipt, ctx: ChannelContext) -> Post:
+        """A correction post for a channel that cannot edit. Pure, like ``render``.
+
+        The default renders the corrected release with a "Ralat"/"Correction" lead and a
+        link to the original post where it has one; override it to do better.
+        """
+        post = self.render(release, ctx)
+        lead = notice_word("correction", release.language)
+        ref = f"\n\n{notice_word('original', release.language)}: {original.url}" if original.url else ""
+        return _prefixed(post, f"{lead}: ", ref)
+
+    def render_retraction(
+        self, release: Release, original: Receipt, reason: str, ctx: ChannelContext
+    ) -> Post:
+        """A retraction notice for a channel that cannot delete (``retraction_notice = true``)."""
+        lead = notice_word("retraction", release.language)
+        ref = f"\n{original.url}" if original.url else ""
+        text = f"{lead}: {release.title}\n{reason}{ref}".strip()
+        return Post(
+            channel=ctx.name,
+            release_key=release.key,
+            text=text,
+            title=release.title,
+            extra={"retraction_of": original.to_dict()},
+        )
 
     def publish(self, post: Post, ctx: ChannelContext) -> Receipt:
         """Send ``post``. Return a receipt, or raise Transient/Permanent/Auth/UnknownOutcome."""
@@ -129,3 +158,24 @@ class Channel:
 
     def finish(self, ctx: ChannelContext) -> None:
         """Called once after a run's deliveries to this channel (rebuild indexes, close)."""
+
+
+_WORDS = {
+    "id": {"correction": "Ralat", "retraction": "Pencabutan siaran pers", "original": "Tautan asli"},
+    "en": {"correction": "Correction", "retraction": "Retracted", "original": "Original"},
+}
+
+
+def notice_word(word: str, language: str) -> str:
+    """ "Ralat" / "Correction" and friends, in the release's language (English otherwise)."""
+    return _WORDS["id" if language.lower().startswith("id") else "en"][word]
+
+
+def _prefixed(post: Post, lead: str, tail: str) -> Post:
+
+    parts = tuple(post.parts)
+    if parts:
+        parts = (
+            (lead + parts[0], *parts[1:-1], parts[-1] + tail) if len(parts) > 1 else (lead + parts[0] + tail,)
+        )
+    return replace(post, text=lead + post.text + tail, parts=parts, extra={**post.extra, "correction": True})

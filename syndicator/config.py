@@ -19,6 +19,7 @@ import pluggy
 
 from .errors import ConfigError, ConfigProblem, PluginError
 from .options import Option, redact, resolve_options
+from .pacing import parse_rate
 from .plugins import channel_types, load_plugins_dir, source_types
 
 CONFIG_ENV = "SYNDICATOR_CONFIG"
@@ -53,6 +54,22 @@ _CHANNEL_CORE = (
         bool,
         default=False,
         help="also deliver releases that were due before this channel was added",
+    ),
+    Option("rate", str, help='at most this many calls, e.g. "1/s" or "20/min" (bursts wait their turn)'),
+    Option("daily_quota", int, help="at most this many calls in any 24 hours (the rest wait)"),
+    Option(
+        "on_change",
+        str,
+        default="update",
+        choices=("update", "correct", "ignore"),
+        help="a sent release approved again with new content: edit the post where the platform can"
+        ' ("update", else a correction), always post a correction ("correct"), or leave it ("ignore")',
+    ),
+    Option(
+        "retraction_notice",
+        bool,
+        default=False,
+        help="on `syndicator retract`, post a notice where the platform cannot delete",
     ),
     Option("enabled", bool, default=True),
 )
@@ -96,6 +113,10 @@ class ChannelConfig:
     backfill: bool = False
     enabled: bool = True
     cls: Any = object
+    rate: str | None = None
+    daily_quota: int | None = None
+    on_change: str = "update"
+    retraction_notice: bool = False
 
     def routes(self, source: str, tags: tuple[str, ...] | list[str]) -> bool:
         """Does this channel take releases from ``source`` with ``tags``?"""
@@ -115,7 +136,13 @@ class ChannelConfig:
             timeout=self.timeout,
             backfill=self.backfill,
             enabled=self.enabled,
+            on_change=self.on_change,
+            retraction_notice=self.retraction_notice,
         )
+        if self.rate:
+            data["rate"] = self.rate
+        if self.daily_quota:
+            data["daily_quota"] = self.daily_quota
         data.update(redact(dict(self.options)))
         return data
 
@@ -282,7 +309,12 @@ def load_config(path: Path, pm: pluggy.PluginManager, environ: Mapping[str, str]
         for src in core.get("sources") or ():
             if isinstance(src, str) and src not in raw.get("sources", {}):
                 add(label, [("sources", f"no source named {src!r} is configured")])
-        for key in ("concurrency", "max_attempts"):
+        if isinstance(core.get("rate"), str):
+            try:
+                parse_rate(core["rate"])
+            except ValueError as exc:
+                add(label, [("rate", str(exc))])
+        for key in ("concurrency", "max_attempts", "daily_quota"):
             if isinstance(core.get(key), int) and core[key] < 1:
                 add(label, [(key, f"expected a positive integer, got {core[key]}")])
         if reg is None:
@@ -308,6 +340,10 @@ def load_config(path: Path, pm: pluggy.PluginManager, environ: Mapping[str, str]
             backfill=core["backfill"],
             enabled=core["enabled"],
             cls=reg.cls,
+            rate=core.get("rate"),
+            daily_quota=core.get("daily_quota") or getattr(reg.cls, "default_daily_quota", None),
+            on_change=core["on_change"],
+            retraction_notice=core["retraction_notice"],
         )
 
     if problems:

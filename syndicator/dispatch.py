@@ -14,7 +14,7 @@ import random
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import pluggy
@@ -24,7 +24,8 @@ from .channel import Channel, ChannelContext
 from .config import ChannelConfig
 from .errors import AuthError, PermanentError, TransientError, UnknownOutcome
 from .ledger import Ledger
-from .models import Delivery, DeliveryState, Post, Receipt
+from .models import Action, Delivery, DeliveryState, Post, Receipt, Release
+from .pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +33,12 @@ MAX_BACKOFF = 6 * 3600.0  # a retry waits at most six hours, however many attemp
 RETRYABLE = (DeliveryState.PENDING, DeliveryState.FAILED)
 
 
-def idempotency_key(release_key: str, channel: str, content_hash: str) -> str:
-    """Stable for one release version on one channel, across retries, runs and machines."""
-    digest = hashlib.sha256(f"{release_key}\x00{channel}\x00{content_hash}".encode()).hexdigest()
+def idempotency_key(release_key: str, channel: str, content_hash: str, action: str = "publish") -> str:
+    """Stable for one action on one release version on one channel, across retries and runs."""
+    seed = f"{release_key}\x00{channel}\x00{content_hash}"
+    if action != "publish":  # the first publication keeps the key it always had
+        seed += f"\x00{action}"
+    digest = hashlib.sha256(seed.encode()).hexdigest()
     return "syn-" + digest[:40]
 
 
@@ -66,6 +70,7 @@ class ChannelRuntime:
     make_context: Callable[..., ChannelContext]
     auth_failed: str = ""  # once credentials are refused, stop calling this channel in this run
     lock: threading.Lock = field(default_factory=threading.Lock)
+    pacer: Pacer | None = None
 
 
 class Dispatcher:
@@ -78,6 +83,7 @@ class Dispatcher:
         now: Callable[[], datetime],
         dry_run: bool = False,
         rng: random.Random | None = None,
+        actor: str = "syndicator",
     ) -> None:
         self.ledger = ledger
         self.runtimes = runtimes
@@ -85,6 +91,7 @@ class Dispatcher:
         self.now = now
         self.dry_run = dry_run
         self.rng = rng or random.Random()
+        self.actor = actor
 
     def run(self, tasks: Iterable[tuple[str, str]]) -> list[Outcome]:
         """Deliver (release key, channel) pairs: channels side by side, each with its own pool."""
@@ -135,73 +142,153 @@ class Dispatcher:
             return Outcome(key, channel, "skipped", f"already {delivery.state}")
         if delivery.next_attempt_at and delivery.next_attempt_at > now:
             return Outcome(key, channel, "skipped", f"next attempt at {delivery.next_attempt_at.isoformat()}")
-        release = stored.release
-        verdict = gate(
-            content_hash=release.content_hash,
-            approved_hash=stored.approved_hash,
-            approved_by=stored.pinned.approved_by if stored.pinned else None,
-            hold_reason=stored.hold_reason,
-            publish_at=release.publish_at,
-            retracted=stored.retracted_at is not None,
-            now=now,
-        )
-        if not verdict.due or release.content_hash != delivery.content_hash:
-            return Outcome(key, channel, "skipped", verdict.reason or "content changed since planned")
+        release, action = stored.release, delivery.action
+        if action is not Action.RETRACT:  # a retraction goes out precisely because the release is withdrawn
+            verdict = gate(
+                content_hash=release.content_hash,
+                approved_hash=stored.approved_hash,
+                approved_by=stored.pinned.approved_by if stored.pinned else None,
+                hold_reason=stored.hold_reason,
+                publish_at=release.publish_at,
+                retracted=stored.retracted_at is not None,
+                now=now,
+            )
+            if not verdict.due or release.content_hash != delivery.content_hash:
+                return Outcome(key, channel, "skipped", verdict.reason or "content changed since planned")
         if rt.auth_failed:
             return Outcome(key, channel, "skipped", f"credentials refused earlier: {rt.auth_failed}")
 
         attempt = delivery.attempts + 1
         ctx = rt.make_context(
-            idempotency_key=idempotency_key(key, channel, delivery.content_hash),
+            idempotency_key=idempotency_key(key, channel, delivery.content_hash, action),
             attempt=attempt,
             dry_run=self.dry_run,
         )
         try:
-            post = rt.channel.render(release, ctx)
+            plan = self._plan_call(rt, delivery, stored.release, stored.retracted_reason or "", ctx)
         except Exception as exc:  # a render bug or a bad template: nothing was sent, so it is safe
-            return self._record_error(rt, delivery, attempt, PermanentError(f"render failed: {exc}"), None)
+            return self._record_error(
+                rt, delivery, attempt, PermanentError(f"render failed: {exc}"), None, False
+            )
+        post, call, final = plan
         if self.dry_run:
-            return Outcome(key, channel, "would-publish", post=post)
-
-        self._record(
-            self.ledger.transition(
+            return Outcome(key, channel, f"would-{action}", post=post)
+        if call is None:  # nothing to do on the platform (a retraction it cannot carry out)
+            recorded = self.ledger.transition(
                 key,
                 channel,
-                DeliveryState.IN_FLIGHT,
+                final,
                 self.now(),
+                actor=self.actor,
                 expect=RETRYABLE,
                 attempts=attempt,
-                payload_hash=post.payload_hash,
-                detail=f"attempt {attempt}",
-            ),
-            "in_flight",
-        )
-        try:
-            receipt = rt.channel.publish(post, ctx)
-        except Exception as exc:
-            return self._record_error(rt, delivery, attempt, exc, post)
-        if not isinstance(receipt, Receipt):  # a plugin bug; the post went out, so keep what we know
-            receipt = Receipt(extra={"returned": repr(receipt)[:200]})
-        self._record(
-            self.ledger.transition(
-                key,
-                channel,
-                DeliveryState.SENT,
-                self.now(),
-                receipt=receipt,
                 error="",
-                payload_hash=post.payload_hash,
-                detail=receipt.url or receipt.remote_id,
-            ),
-            "sent",
+                detail=f"left in place: {rt.config.type} cannot delete and retraction_notice is off",
+            )
+            self._record(recorded, str(final))
+            return Outcome(key, channel, str(final), f"left in place: {rt.config.type} cannot delete")
+
+        payload_hash = post.payload_hash if post else None
+        with rt.lock:  # the quota check and the claim are one step, across this channel's threads
+            waiting = self._quota_wait(rt, now)
+            if waiting:
+                return Outcome(key, channel, "waiting", waiting)
+            self._record(
+                self.ledger.transition(
+                    key,
+                    channel,
+                    DeliveryState.IN_FLIGHT,
+                    self.now(),
+                    actor=self.actor,
+                    expect=RETRYABLE,
+                    attempts=attempt,
+                    payload_hash=payload_hash,
+                    detail=f"{action}, attempt {attempt}",
+                ),
+                "in_flight",
+            )
+        if rt.pacer is not None:
+            rt.pacer.wait()
+        try:
+            receipt = call()
+        except Exception as exc:
+            return self._record_error(rt, delivery, attempt, exc, payload_hash, True)
+        receipt = self._merge_receipt(delivery, action, receipt)
+        recorded = self.ledger.transition(
+            key,
+            channel,
+            final,
+            self.now(),
+            actor=self.actor,
+            receipt=receipt,
+            error="",
+            payload_hash=payload_hash,
+            detail=receipt.url or receipt.remote_id,
         )
-        return Outcome(key, channel, "sent", url=receipt.url)
+        self._record(recorded, str(final))
+        return Outcome(key, channel, str(final) if action is Action.PUBLISH else str(action), url=receipt.url)
+
+    def _plan_call(
+        self, rt: ChannelRuntime, delivery: Delivery, release: Release, reason: str, ctx: ChannelContext
+    ) -> tuple[Post | None, Callable[[], Receipt | None] | None, DeliveryState]:
+        """What to send for this delivery's action, the call that sends it, and the end state."""
+        ch, original = rt.channel, delivery.receipt or Receipt()
+        action = delivery.action
+        if action is Action.PUBLISH:
+            post = ch.render(release, ctx)
+            return post, lambda: ch.publish(post, ctx), DeliveryState.SENT
+        if action is Action.UPDATE:
+            post = ch.render(release, ctx)
+            return post, lambda: ch.update(original, post, ctx), DeliveryState.SENT
+        if action is Action.CORRECT:
+            post = ch.render_correction(release, original, ctx)
+            return post, lambda: ch.publish(post, ctx), DeliveryState.SENT
+        if ch.capabilities.delete:
+            return None, lambda: ch.delete(original, ctx), DeliveryState.RETRACTED
+        if rt.config.retraction_notice:
+            post = ch.render_retraction(release, original, reason, ctx)
+            return post, lambda: ch.publish(post, ctx), DeliveryState.RETRACTED
+        return None, None, DeliveryState.RETRACTED
+
+    @staticmethod
+    def _merge_receipt(delivery: Delivery, action: Action, returned: Receipt | None) -> Receipt:
+        """The receipt to keep: the original post stays the reference; follow-ups are listed."""
+        if returned is not None and not isinstance(returned, Receipt):  # a plugin bug; the call went out
+            returned = Receipt(extra={"returned": repr(returned)[:200]})
+        original = delivery.receipt
+        if action is Action.PUBLISH or original is None:
+            return returned or Receipt()
+        if action is Action.UPDATE:
+            return returned or original
+        follow = {"action": str(action), **(returned.to_dict() if returned else {})}
+        extra = dict(original.extra)
+        extra["follow_ups"] = [*extra.get("follow_ups", []), follow]
+        return replace(original, extra=extra)
+
+    def _quota_wait(self, rt: ChannelRuntime, now: datetime) -> str:
+        """Why this channel must wait for its daily quota, or "" when it may call now."""
+        quota = rt.config.daily_quota
+        if not quota:
+            return ""
+        since = now - timedelta(hours=24)
+        if self.ledger.calls_since(rt.config.name, since) < quota:
+            return ""
+        oldest = self.ledger.oldest_call_since(rt.config.name, since) or now
+        return (
+            f"daily quota of {quota} calls reached; next slot at {(oldest + timedelta(hours=24)).isoformat()}"
+        )
 
     def _record_error(
-        self, rt: ChannelRuntime, delivery: Delivery, attempt: int, exc: BaseException, post: Post | None
+        self,
+        rt: ChannelRuntime,
+        delivery: Delivery,
+        attempt: int,
+        exc: BaseException,
+        payload_hash: str | None,
+        called: bool,
     ) -> Outcome:
         key, channel, cfg = delivery.release_key, delivery.channel, rt.config
-        state, retry_after, message = classify(exc, rt.channel.idempotency)
+        state, retry_after, message = classify(exc, effective_idempotency(rt.channel, delivery.action))
         if isinstance(exc, AuthError):
             rt.auth_failed = message
         next_at: datetime | None = None
@@ -211,21 +298,19 @@ class Dispatcher:
             else:
                 delay = backoff_delay(attempt, cfg.backoff, retry_after, self.rng)
                 next_at = self.now() + timedelta(seconds=delay)
-        if post is None:
-            # Nothing was sent: the delivery never left pending/failed, so record it from there.
-            expect: tuple[DeliveryState, ...] = RETRYABLE
-        else:
-            expect = (DeliveryState.IN_FLIGHT,)
+        # Nothing was sent when the call was never made: the delivery is still pending/failed.
+        expect: tuple[DeliveryState, ...] = (DeliveryState.IN_FLIGHT,) if called else RETRYABLE
         recorded = self.ledger.transition(
             key,
             channel,
             state,
             self.now(),
+            actor=self.actor,
             expect=expect,
             attempts=attempt,
             next_attempt_at=next_at,
             error=message,
-            payload_hash=post.payload_hash if post else None,
+            payload_hash=payload_hash,
         )
         self._record(recorded, str(state))
         log.warning("%s -> %s: %s: %s", key, channel, state, message)
@@ -241,6 +326,13 @@ def notify(pm: pluggy.PluginManager, delivery: Delivery, event: str) -> None:
         pm.hook.delivery_recorded(delivery=delivery, event=event)
     except Exception as exc:
         log.error("a delivery_recorded hook failed: %s", exc, exc_info=True)
+
+
+def effective_idempotency(channel: Channel, action: Action) -> str:
+    """Editing a post or deleting it is safe to repeat whatever the platform offers."""
+    if action is Action.UPDATE or (action is Action.RETRACT and channel.capabilities.delete):
+        return "key"
+    return channel.idempotency
 
 
 def classify(exc: BaseException, idempotency: str) -> tuple[DeliveryState, float | None, str]:

@@ -20,10 +20,11 @@ import pluggy
 from .approval import Hold, PinnedApproval, gate, pin
 from .channel import ChannelContext
 from .config import ChannelConfig, Config, SourceConfig
-from .dispatch import ChannelRuntime, Dispatcher, Outcome, idempotency_key, notify
+from .dispatch import ChannelRuntime, Dispatcher, Outcome, effective_idempotency, idempotency_key, notify
 from .errors import SourceError, SyndicatorError
 from .ledger import GateRow, Ledger, SourceStateBuffer, utcnow
-from .models import NEEDS_OPERATOR, DeliveryState, Release
+from .models import NEEDS_OPERATOR, Action, DeliveryState, Receipt, Release
+from .pacing import Pacer, parse_rate
 from .sources.base import SourceContext
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,10 @@ class Engine:
         ledger: Ledger,
         *,
         now: Callable[[], datetime] = utcnow,
+        actor: str = "syndicator",
     ) -> None:
         self.config = config
+        self.actor = actor  # who the audit trail names: an operator, or "cron" for unattended runs
         self.pm = pm
         self.ledger = ledger
         self.now = now
@@ -116,7 +119,8 @@ class Engine:
                 **overrides,
             )
 
-        return ChannelRuntime(cfg, cfg.cls(), make_context)
+        pacer = Pacer(parse_rate(cfg.rate)) if cfg.rate else None
+        return ChannelRuntime(cfg, cfg.cls(), make_context, pacer=pacer)
 
     def source_context(self, cfg: SourceConfig, state: Any) -> SourceContext:
         from .http import make_session
@@ -235,6 +239,7 @@ class Engine:
         existing = self.ledger.delivery_index()
         waiting = (DeliveryState.PENDING, DeliveryState.FAILED)
         pairs: list[tuple[str, str, str]] = []
+        changes: list[tuple[str, str, str, Action]] = []
         for cfg in channels:
             first_seen = self.ledger.channel_first_seen(cfg.name, cfg.type, now)
             for row in due:
@@ -242,9 +247,12 @@ class Engine:
                     continue
                 known = existing.get((row.key, cfg.name))
                 if known is not None:
-                    # Not sent yet but approved again with new content: send the new version.
-                    if known[0] in waiting and known[1] != row.content_hash:
+                    if known[1] == row.content_hash:
+                        continue
+                    if known[0] in waiting:  # not sent yet, approved again: send the new version
                         pairs.append((row.key, cfg.name, row.content_hash))
+                    elif known[0] == DeliveryState.SENT and cfg.on_change != "ignore":
+                        changes.append((row.key, cfg.name, row.content_hash, self._change_action(cfg)))
                     continue
                 if not cfg.backfill and (row.due_since or now) < first_seen:
                     report.not_backfilled += 1
@@ -252,6 +260,13 @@ class Engine:
                 pairs.append((row.key, cfg.name, row.content_hash))
         for delivery in self.ledger.plan(pairs, now):
             notify(self.pm, delivery, "planned")
+        for delivery in self.ledger.replan(changes, now, detail="approved again with new content"):
+            notify(self.pm, delivery, "replanned")
+
+    def _change_action(self, cfg: ChannelConfig) -> Action:
+        if cfg.on_change == "update" and cfg.cls.capabilities.edit:
+            return Action.UPDATE
+        return Action.CORRECT
 
     def reconcile(self, report: RunReport, channels: list[ChannelConfig]) -> None:
         """Settle deliveries a crash or a timeout left undecided, without posting blindly."""
@@ -271,7 +286,7 @@ class Engine:
             if d.channel not in names:
                 continue
             rt = self.runtime(d.channel)
-            how = rt.channel.idempotency
+            how = effective_idempotency(rt.channel, d.action)
             if how == "key":
                 self._transition(
                     d.release_key,
@@ -320,6 +335,7 @@ class Engine:
             )
 
     def _transition(self, key: str, channel: str, state: DeliveryState, now: datetime, **kw: Any) -> None:
+        kw.setdefault("actor", self.actor)
         notify(self.pm, self.ledger.transition(key, channel, state, now, **kw), kw.get("event") or str(state))
 
     def due_tasks(
@@ -351,7 +367,7 @@ class Engine:
         of the ledger and only renders, so nothing it does is published or kept."""
         self._check_names(sources, channels)
         if dry_run:
-            copy = Engine(self.config, self.pm, self.ledger.snapshot(), now=self.now)
+            copy = Engine(self.config, self.pm, self.ledger.snapshot(), now=self.now, actor=self.actor)
             try:
                 return copy._run(sources, channels, dry_run=True)
             finally:
@@ -369,7 +385,9 @@ class Engine:
             self.reconcile(report, selected)
         tasks = self.due_tasks(selected, sources)
         runtimes = {c.name: self.runtime(c.name) for c in selected}
-        dispatcher = Dispatcher(self.ledger, runtimes, self.pm, now=self.now, dry_run=dry_run)
+        dispatcher = Dispatcher(
+            self.ledger, runtimes, self.pm, now=self.now, dry_run=dry_run, actor=self.actor
+        )
         report.outcomes = dispatcher.run(tasks)
         report.needs_operator = len(self.ledger.deliveries(states=NEEDS_OPERATOR))
         return report
@@ -384,3 +402,81 @@ class Engine:
                     raise SyndicatorError(
                         f"no {kind} named {name!r} in {self.config.path} (have: {', '.join(known)})"
                     )
+
+    # -- operator actions ---------------------------------------------------------------------
+
+    def retract(self, key: str, by: str, reason: str) -> list[Outcome]:
+        """Withdraw a release everywhere it went: delete where the platform allows, post a notice
+        where configured, and never send it anywhere it has not gone yet."""
+        now = self.now()
+        self.ledger.retract(key, by, reason, now)
+        changes = []
+        for d in self.ledger.deliveries(release_key=key):
+            if d.state is DeliveryState.SENT:
+                changes.append((key, d.channel, d.content_hash, Action.RETRACT))
+            elif d.state in (DeliveryState.PENDING, DeliveryState.FAILED, DeliveryState.DEAD):
+                self._transition(
+                    key,
+                    d.channel,
+                    DeliveryState.ABANDONED,
+                    now,
+                    event="abandoned",
+                    actor=by,
+                    detail="release retracted before it was sent",
+                )
+        for delivery in self.ledger.replan(changes, now, actor=by, detail=reason):
+            notify(self.pm, delivery, "replanned")
+        names = {c.name for c in self.channels()}
+        runtimes = {n: self.runtime(n) for n in names}
+        dispatcher = Dispatcher(self.ledger, runtimes, self.pm, now=self.now, actor=by)
+        return dispatcher.run([(key, ch) for _, ch, _, _ in changes if ch in names])
+
+    def requeue(self, key: str | None, channel: str | None, by: str) -> list[str]:
+        """Put failed and dead deliveries back in the queue with fresh attempts."""
+        done = []
+        for d in self.ledger.deliveries(
+            release_key=key, channel=channel, states=[DeliveryState.FAILED, DeliveryState.DEAD]
+        ):
+            self._transition(
+                d.release_key,
+                d.channel,
+                DeliveryState.PENDING,
+                self.now(),
+                event="requeued",
+                actor=by,
+                attempts=0,
+                expect=[d.state],
+                detail=f"was {d.state}",
+            )
+            done.append(f"{d.release_key} -> {d.channel}")
+        return done
+
+    def resolve(self, key: str, channel: str, by: str, *, sent_url: str | None, retry: bool) -> str:
+        """An operator settles an unknown (or dead) delivery: it was sent, send it, or drop it."""
+        d = self.ledger.delivery(key, channel)
+        if d is None:
+            raise SyndicatorError(f"{key} has no delivery to {channel!r}")
+        if d.state not in NEEDS_OPERATOR:
+            raise SyndicatorError(
+                f"{key} -> {channel} is {d.state}; only unknown or dead deliveries are resolved"
+            )
+        if sent_url is not None:
+            state, how = DeliveryState.SENT, f"found published at {sent_url}"
+            receipt = Receipt(url=sent_url, extra={"resolved_by": by})
+        elif retry:
+            state, how, receipt = DeliveryState.PENDING, "send it again", None
+        else:
+            state, how, receipt = DeliveryState.ABANDONED, "abandoned", None
+        self._transition(
+            key,
+            channel,
+            state,
+            self.now(),
+            event="resolved",
+            actor=by,
+            expect=[d.state],
+            receipt=receipt,
+            attempts=0 if retry else None,
+            detail=how,
+        )
+        return how

@@ -21,6 +21,16 @@ class DeliveryState(enum.StrEnum):
     DEAD = "dead"
     UNKNOWN = "unknown"
     ABANDONED = "abandoned"
+    RETRACTED = "retracted"
+
+
+class Action(enum.StrEnum):
+    """What a delivery does on the platform when it is due."""
+
+    PUBLISH = "publish"
+    UPDATE = "update"  # edit the earlier post in place (corrections on channels that can edit)
+    CORRECT = "correct"  # post a correction that links the original
+    RETRACT = "retract"  # delete the post, or post a retraction notice
 
 
 #: States that need an operator's attention; a run that leaves any exits with code 1.
@@ -253,3 +263,4 @@ class Delivery:
     receipt: Receipt | None = None
     last_error: str = ""
     updated_at: datetime | None = None
+    action: Action = Action.PUBLISH

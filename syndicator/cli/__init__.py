@@ -52,13 +52,25 @@ class App:
         with Ledger.open(self.config().state_path) as ledger:
             yield ledger
 
-    def engine(self, ledger: Ledger) -> Engine:
+    def engine(self, ledger: Ledger, actor: str | None = None) -> Engine:
         from ..engine import Engine
 
-        return Engine(self.config(), self.pm, ledger)
+        return Engine(self.config(), self.pm, ledger, actor=actor or default_actor())
 
 
 pass_app = click.make_pass_decorator(App)
+
+
+def default_actor() -> str:
+    """Who the audit trail names for a run: "cron" when unattended, else the login name."""
+    if not sys.stdin.isatty():
+        return "cron"
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "operator"
 
 
 class SyndicatorGroup(click.Group):
@@ -127,9 +139,9 @@ def build_cli(pm: pluggy.PluginManager) -> click.Group:
         setup_logging(verbosity)
         ctx.obj = App(pm, config_option, verbosity)
 
-    from . import admin, inspect, run
+    from . import admin, inspect, operate, plugin, run
 
-    for module in (run, inspect, admin):
+    for module in (run, inspect, operate, admin, plugin):
         module.register(cli)
     pm.hook.register_commands(cli=cli)
     return cli

@@ -213,10 +213,10 @@ def history(app: App, release: str | None, limit: int, as_json: bool) -> None:
         return
     for e in events:
         parts = [f"{e.at.astimezone(zone):%Y-%m-%d %H:%M:%S}", e.event]
-        if e.actor and e.actor != "syndicator":
-            parts.append(f"by {e.actor}")
         if e.release_key and not key:
             parts.append(e.release_key)
         if e.channel:
             parts.append(f"-> {e.channel}")
+        if e.actor and e.actor != "syndicator":
+            parts.append(f"by {e.actor}")
         click.echo(" ".join(parts) + (f": {e.detail}" if e.detail else ""))

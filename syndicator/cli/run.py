@@ -73,19 +73,27 @@ def print_summary(report: object, verbosity: int) -> None:
         )
     if verbosity < 0:
         return
-    if report.dry_run:
-        for o in report.outcomes:
-            if o.state == "would-publish":
-                click.echo(f"would publish: {o.release_key} -> {o.channel}")
+    words = {
+        "sent": "published",
+        "update": "updated",
+        "correct": "corrected",
+        "retract": "retracted",
+        "retracted": "retracted",
+        "waiting": "waiting",
+    }
     for o in report.outcomes:
-        if o.state == "sent":
-            click.echo(f"published: {o.release_key} -> {o.channel}" + (f" {o.url}" if o.url else ""))
+        if o.state.startswith("would-"):
+            click.echo(f"would {o.state[6:]}: {o.release_key} -> {o.channel}")
+        elif o.state in words:
+            tail = f" {o.url}" if o.url else (f" ({o.detail})" if o.detail else "")
+            click.echo(f"{words[o.state]}: {o.release_key} -> {o.channel}{tail}")
     for key in sorted(report.fresh & set(report.held)):
         click.echo(f"held: {key}: {report.held[key]}")
     if verbosity > 0:
         for key in sorted(set(report.held) - report.fresh):
             click.echo(f"held: {key}: {report.held[key]}")
-    sent, would = report.count("sent"), report.count("would-publish")
+    sent = report.count("sent")
+    would = sum(1 for o in report.outcomes if o.state.startswith("would-"))
     parts = [f"{would} would be published" if report.dry_run else f"{sent} published"]
     if report.held:
         reasons = ", ".join(f"{n} {why}" for why, n in sorted(report.held_reasons.items()))

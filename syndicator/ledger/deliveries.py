@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import SyndicatorError
-from ..models import Delivery, DeliveryState, Receipt
+from ..models import Action, Delivery, DeliveryState, Receipt
 from .store import Store, _dt, _iso
 
 
@@ -25,6 +25,7 @@ class DeliveryRecords(Store):
             receipt=Receipt.from_dict(json.loads(row["receipt"])) if row["receipt"] else None,
             last_error=row["last_error"],
             updated_at=_dt(row["updated_at"]),
+            action=Action(row["action"]),
         )
 
     def delivery(self, release_key: str, channel: str) -> Delivery | None:
@@ -121,6 +122,7 @@ class DeliveryRecords(Store):
         receipt: Receipt | None = None,
         error: str | None = None,
         payload_hash: str | None = None,
+        action: Action | None = None,
         detail: str = "",
     ) -> Delivery:
         """Move a delivery to ``state`` and append the event, in one transaction.
@@ -152,6 +154,9 @@ class DeliveryRecords(Store):
             if state is DeliveryState.SENT:
                 sets.append("sent_at = ?")
                 params.append(_iso(now))
+            if action is not None:
+                sets.append("action = ?")
+                params.append(str(action))
             conn.execute(
                 f"UPDATE deliveries SET {', '.join(sets)} WHERE release_key = ? AND channel = ?",
                 (*params, release_key, channel),
@@ -166,12 +171,68 @@ class DeliveryRecords(Store):
                 state=str(state),
                 content_hash=row["content_hash"],
                 payload_hash=payload_hash,
+                attempt=attempts if attempts is not None else row["attempts"],
+                remote_id=receipt.remote_id if receipt else None,
+                url=receipt.url if receipt else None,
                 detail=error if error and not detail else detail,
             )
             new = conn.execute(
                 "SELECT * FROM deliveries WHERE release_key = ? AND channel = ?", (release_key, channel)
             ).fetchone()
         return self._delivery(new)
+
+    def replan(
+        self,
+        items: Iterable[tuple[str, str, str, Action]],
+        now: datetime,
+        *,
+        actor: str = "syndicator",
+        detail: str = "",
+    ) -> list[Delivery]:
+        """Queue an existing delivery again, for a new version or a new action.
+
+        Each item is (release, channel, content hash, action). The earlier receipt is kept:
+        an update or a retraction needs to know which post it acts on.
+        """
+        out: list[Delivery] = []
+        with self.transaction() as conn:
+            for release_key, channel, content_hash, action in items:
+                cur = conn.execute(
+                    "UPDATE deliveries SET state = ?, action = ?, content_hash = ?, attempts = 0,"
+                    " next_attempt_at = NULL, last_error = '', updated_at = ? WHERE release_key = ? AND channel = ?",
+                    (DeliveryState.PENDING, str(action), content_hash, _iso(now), release_key, channel),
+                )
+                if cur.rowcount:
+                    self._event(
+                        conn,
+                        now,
+                        "replanned",
+                        release_key=release_key,
+                        channel=channel,
+                        actor=actor,
+                        state=DeliveryState.PENDING,
+                        content_hash=content_hash,
+                        detail=f"{action}" + (f": {detail}" if detail else ""),
+                    )
+                    out.append(
+                        Delivery(release_key, channel, DeliveryState.PENDING, content_hash, action=action)
+                    )
+        return out
+
+    def calls_since(self, channel: str, since: datetime) -> int:
+        """How many calls were made to ``channel`` since ``since`` (for daily quotas)."""
+        rows = self._query(
+            "SELECT COUNT(*) FROM events WHERE channel = ? AND event = 'in_flight' AND at >= ?",
+            (channel, _iso(since)),
+        )
+        return int(rows[0][0])
+
+    def oldest_call_since(self, channel: str, since: datetime) -> datetime | None:
+        rows = self._query(
+            "SELECT MIN(at) FROM events WHERE channel = ? AND event = 'in_flight' AND at >= ?",
+            (channel, _iso(since)),
+        )
+        return _dt(rows[0][0])
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Deliveries per channel per state."""

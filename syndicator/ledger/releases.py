@@ -262,6 +262,17 @@ class ReleaseRecords(Store):
             )
         return pinned
 
+    def retract(self, key: str, by: str, reason: str, now: datetime) -> None:
+        """Mark a release retracted: it is never delivered again, and its posts are withdrawn."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE releases SET retracted_at = ?, retracted_by = ?, retracted_reason = ?"
+                " WHERE key = ? AND retracted_at IS NULL",
+                (_iso(now), by, reason, key),
+            )
+            if cur.rowcount:
+                self._event(conn, now, "retracted", release_key=key, actor=by, detail=reason)
+
     def mark_due(self, keys: Iterable[str], now: datetime) -> None:
         """Remember when each release first became due (for the no-backfill rule)."""
         with self.transaction() as conn:

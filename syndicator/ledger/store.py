@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     release_key TEXT NOT NULL REFERENCES releases (key),
     channel TEXT NOT NULL,
     state TEXT NOT NULL,
+    action TEXT NOT NULL DEFAULT 'publish',
     content_hash TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TEXT,
@@ -76,9 +77,17 @@ CREATE TABLE IF NOT EXISTS events (
     state TEXT,
     content_hash TEXT,
     payload_hash TEXT,
+    attempt INTEGER,
+    remote_id TEXT,
+    url TEXT,
     detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS events_release ON events (release_key);
+CREATE INDEX IF NOT EXISTS events_at ON events (at);
+CREATE INDEX IF NOT EXISTS events_channel_event ON events (channel, event, at);
+CREATE TABLE IF NOT EXISTS alerts (
+    problem TEXT PRIMARY KEY, first_seen TEXT NOT NULL, sent_at TEXT, cleared_at TEXT, summary TEXT NOT NULL
+);
 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
@@ -116,6 +125,25 @@ class Event:
     content_hash: str | None
     payload_hash: str | None
     detail: str
+    attempt: int | None = None
+    remote_id: str | None = None
+    url: str | None = None
+
+    FIELDS = (
+        "id",
+        "at",
+        "release",
+        "channel",
+        "actor",
+        "event",
+        "state",
+        "attempt",
+        "remote_id",
+        "url",
+        "content_hash",
+        "payload_hash",
+        "detail",
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +154,9 @@ class Event:
             "actor": self.actor,
             "event": self.event,
             "state": self.state,
+            "attempt": self.attempt,
+            "remote_id": self.remote_id,
+            "url": self.url,
             "content_hash": self.content_hash,
             "payload_hash": self.payload_hash,
             "detail": self.detail,
@@ -204,24 +235,58 @@ class Store:
         state: str | None = None,
         content_hash: str | None = None,
         payload_hash: str | None = None,
+        attempt: int | None = None,
+        remote_id: str | None = None,
+        url: str | None = None,
         detail: str = "",
     ) -> None:
         conn.execute(
             "INSERT INTO events (at, release_key, channel, actor, event, state, content_hash,"
-            " payload_hash, detail) VALUES (?,?,?,?,?,?,?,?,?)",
-            (_iso(at), release_key, channel, actor, event, state, content_hash, payload_hash, detail),
+            " payload_hash, attempt, remote_id, url, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                _iso(at),
+                release_key,
+                channel,
+                actor,
+                event,
+                state,
+                content_hash,
+                payload_hash,
+                attempt,
+                remote_id,
+                url,
+                detail,
+            ),
         )
 
     def add_event(self, event: str, now: datetime, **fields: Any) -> None:
         with self.transaction() as conn:
             self._event(conn, now, event, **fields)
 
-    def events(self, *, release_key: str | None = None, limit: int = 200) -> list[Event]:
-        sql, params = "SELECT * FROM events", []
-        if release_key is not None:
-            sql += " WHERE release_key = ?"
-            params.append(release_key)
-        rows = self._query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
+    def events(
+        self,
+        *,
+        release_key: str | None = None,
+        limit: int | None = 200,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[Event]:
+        """Events oldest first: the last ``limit`` of them, or all in [since, until)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for clause, value in (
+            ("release_key = ?", release_key),
+            ("at >= ?", _iso(since)),
+            ("at < ?", _iso(until)),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        tail = " LIMIT ?" if limit else ""
+        rows = self._query(
+            f"SELECT * FROM events{where} ORDER BY id DESC{tail}", [*params, *([limit] if limit else [])]
+        )
         return [
             Event(
                 r["id"],
@@ -234,9 +299,17 @@ class Store:
                 r["content_hash"],
                 r["payload_hash"],
                 r["detail"],
+                r["attempt"],
+                r["remote_id"],
+                r["url"],
             )
             for r in reversed(rows)
         ]
+
+    def integrity(self) -> str:
+        """SQLite's quick check: "ok", or what is wrong with the file."""
+        rows = self._query("PRAGMA quick_check")
+        return "; ".join(str(r[0]) for r in rows)
 
     def snapshot(self) -> Self:
         """An in-memory copy: a dry run works on it, so nothing it does is ever kept."""
