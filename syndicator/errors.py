@@ -53,6 +53,10 @@ class ReleaseNotFound(SyndicatorError):
     """No release in the ledger matches what the operator typed."""
 
 
+class StateError(SyndicatorError):
+    """The state file or its folder cannot be used (read-only, full, corrupt, newer schema)."""
+
+
 class LockedError(SyndicatorError):
     """Another run holds the lock on this state file."""
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import LockedError
+from .errors import LockedError, StateError
 
 
 def lock_path(state_path: Path) -> Path:
@@ -23,8 +23,11 @@ def lock_path(state_path: Path) -> Path:
 def run_lock(state_path: Path) -> Iterator[Path]:
     """Hold the run lock for ``state_path``; raise LockedError at once if another run has it."""
     path = lock_path(state_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StateError(f"{path}: cannot create the lock file: {exc.strerror}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from .. import __version__
-from ..errors import ConfigError, LockedError, PluginError, ReleaseNotFound, SyndicatorError
+from ..errors import ConfigError, LockedError, PluginError, ReleaseNotFound, StateError, SyndicatorError
 
 if TYPE_CHECKING:
     import pluggy
@@ -86,7 +86,7 @@ class SyndicatorGroup(click.Group):
         except LockedError as exc:
             click.echo(f"syndicator: {exc}", err=True)
             fail(ctx, EXIT_LOCKED)
-        except (ReleaseNotFound, PluginError) as exc:
+        except (ReleaseNotFound, PluginError, StateError) as exc:
             click.echo(f"error: {exc}", err=True)
             fail(ctx, EXIT_USAGE)
         except SyndicatorError as exc:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
-from ..errors import SyndicatorError
+from ..errors import StateError
 
 SCHEMA_VERSION = 1
 
@@ -163,7 +163,7 @@ class Event:
         }
 
 
-class LedgerError(SyndicatorError):
+class LedgerError(StateError):
     """The state file cannot be opened or is not a syndicator ledger."""
 
 
@@ -210,14 +210,31 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. A storage fault (disk full, read-only, corrupt) becomes a
+        LedgerError naming the file, and nothing of the transaction is kept."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as exc:
+                raise LedgerError(f"{self.path}: cannot write the state file: {exc}") from exc
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+            except BaseException as exc:
+                try:
+                    self._conn.execute("ROLLBACK")
+                except sqlite3.DatabaseError:
+                    pass  # SQLite already rolled back (e.g. disk full); the original error matters
+                if isinstance(exc, sqlite3.DatabaseError):
+                    raise LedgerError(f"{self.path}: cannot write the state file: {exc}") from exc
                 raise
-            self._conn.execute("COMMIT")
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                try:
+                    self._conn.execute("ROLLBACK")
+                except sqlite3.DatabaseError:
+                    pass
+                raise LedgerError(f"{self.path}: cannot write the state file: {exc}") from exc
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
