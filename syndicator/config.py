@@ -19,7 +19,7 @@ import pluggy
 
 from .errors import ConfigError, ConfigProblem, PluginError
 from .options import Option, redact, resolve_options
-from .pacing import parse_rate
+from .pacing import parse_duration, parse_rate
 from .plugins import channel_types, load_plugins_dir, source_types
 
 CONFIG_ENV = "SYNDICATOR_CONFIG"
@@ -40,6 +40,11 @@ _SOURCE_CORE = (
     Option("language", str, default="", help="language for releases that do not give one"),
     Option("tags", list, default=[], help="tags added to every release of this source"),
     Option("enabled", bool, default=True),
+    Option("stale_after", str, help='alert when nothing new arrived for this long, e.g. "3d"'),
+)
+_ALERTS = (
+    Option("channels", list, default=[], help="configured channels that receive alerts"),
+    Option("stale_after", str, help="default for every source: alert when nothing new arrived for this long"),
 )
 _CHANNEL_CORE = (
     Option("type", str, required=True),
@@ -86,6 +91,7 @@ class SourceConfig:
     tags: tuple[str, ...] = ()
     enabled: bool = True
     cls: Any = object
+    stale_after: float | None = None  # seconds
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -156,6 +162,7 @@ class Config:
     channels: dict[str, ChannelConfig] = field(default_factory=dict)
     plugins_dir: Path | None = None
     user_agent: str | None = None
+    alert_channels: tuple[str, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -214,8 +221,17 @@ def load_config(path: Path, pm: pluggy.PluginManager, environ: Mapping[str, str]
         problems.extend(ConfigProblem(file, table, key, msg) for key, msg in pairs)
 
     for key in raw:
-        if key not in ("syndicator", "sources", "channels"):
-            add("", [(key, "unknown table (expected [syndicator], [sources.NAME], [channels.NAME])")])
+        if key not in ("syndicator", "sources", "channels", "alerts"):
+            add(
+                "",
+                [(key, "unknown table (expected [syndicator], [sources.NAME], [channels.NAME], [alerts])")],
+            )
+    alerts, found = resolve_options(raw.get("alerts", {}), _ALERTS, environ=environ)
+    add("alerts", found)
+    for name in alerts.get("channels") or ():
+        if name not in raw.get("channels", {}):
+            add("alerts", [("channels", f"no channel named {name!r} is configured")])
+    default_stale = _duration(alerts.get("stale_after"), "alerts", "stale_after", add)
 
     settings, found = resolve_options(raw.get("syndicator", {}), _SETTINGS, environ=environ)
     add("syndicator", found)
@@ -283,6 +299,7 @@ def load_config(path: Path, pm: pluggy.PluginManager, environ: Mapping[str, str]
             tags=tuple(core["tags"] or ()),
             enabled=core["enabled"],
             cls=reg.cls,
+            stale_after=_duration(core.get("stale_after"), label, "stale_after", add) or default_stale,
         )
 
     channels: dict[str, ChannelConfig] = {}
@@ -314,6 +331,9 @@ def load_config(path: Path, pm: pluggy.PluginManager, environ: Mapping[str, str]
                 parse_rate(core["rate"])
             except ValueError as exc:
                 add(label, [("rate", str(exc))])
+        for key, low in (("timeout", 0.0), ("backoff", -1e-9)):
+            if isinstance(core.get(key), int | float) and core[key] <= low:
+                add(label, [(key, f"expected a positive number of seconds, got {core[key]}")])
         for key in ("concurrency", "max_attempts", "daily_quota"):
             if isinstance(core.get(key), int) and core[key] < 1:
                 add(label, [(key, f"expected a positive integer, got {core[key]}")])
@@ -359,7 +379,18 @@ def load_config(path: Path, pm: pluggy.PluginManager, environ: Mapping[str, str]
         channels=channels,
         plugins_dir=(base / plugins_dir) if plugins_dir else None,
         user_agent=settings.get("user_agent"),
+        alert_channels=tuple(alerts.get("channels") or ()),
     )
+
+
+def _duration(value: Any, table: str, key: str, add: Any) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        add(table, [(key, str(exc))])
+        return None
 
 
 def _tables(raw: dict[str, Any], section: str, add: Any) -> dict[str, dict[str, Any]]:

@@ -97,7 +97,7 @@ def resolve_options(
             continue
         option = by_name.get(key)
         if option is None:
-            known = ", ".join(sorted(by_name)) or "none"
+            known = ", ".join(sorted(by_name | dict.fromkeys(skip))) or "none"
             problems.append((key, f"unknown key (known keys: {known})"))
             continue
         if isinstance(value, dict) and set(value) == {"env"}:
@@ -106,8 +106,16 @@ def resolve_options(
                 problems.append((key, "{ env = ... } needs the name of an environment variable"))
             elif name not in env:
                 problems.append((key, f"environment variable {name} is not set"))
+            elif option.secret:
+                resolved[key] = Secret(env[name], name)
             else:
-                resolved[key] = Secret(env[name], name) if option.secret else env[name]
+                converted, problem = _from_env(env[name], option)
+                if problem:
+                    problems.append((key, f"environment variable {name}: {problem}"))
+                elif option.choices and converted not in option.choices:
+                    problems.append((key, f"environment variable {name}: expected {option.expected()}"))
+                else:
+                    resolved[key] = converted
             continue
         if option.secret:
             problems.append((key, 'is a secret: give it as { env = "VARIABLE" }, never in the file'))
@@ -127,6 +135,22 @@ def resolve_options(
         else:
             resolved[option.name] = option.default
     return resolved, problems
+
+
+def _from_env(text: str, option: Option) -> tuple[Any, str]:
+    """An environment variable's text as the option's type, or a problem."""
+    types = option.type if isinstance(option.type, tuple) else (option.type,)
+    if str in types:
+        return text, ""
+    for kind in types:
+        if kind is bool and text.strip().lower() in ("true", "1", "yes", "false", "0", "no"):
+            return text.strip().lower() in ("true", "1", "yes"), ""
+        if kind in (int, float):
+            try:
+                return kind(text.strip()), ""
+            except ValueError:
+                continue
+    return None, f"expected {option.expected()}, got {text!r}"
 
 
 def redact(value: Any) -> Any:

@@ -34,6 +34,18 @@ def parse_rate(text: str) -> float:
     return per / float(m.group(1))
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``"90s"``, ``"30min"``, ``"12h"`` or ``"3d"``."""
+    m = _DURATION.match(text.lower())
+    unit = m.group(2).rstrip("s") if m and m.group(2) not in ("s",) else "s"
+    if not m or (unit not in _UNITS and unit + "s" not in _UNITS):
+        raise ValueError(f'expected a duration like "90s", "30min", "12h" or "3d", got {text!r}')
+    return float(m.group(1)) * _UNITS[unit]
+
+
 class Pacer:
     """Hands out call slots at most one per ``interval`` seconds, across threads."""
 

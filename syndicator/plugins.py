@@ -81,7 +81,10 @@ def load_plugins_dir(pm: pluggy.PluginManager, folder: Path) -> None:
         if spec is None or spec.loader is None:
             raise PluginError(f"{path}: cannot be loaded as a Python module")
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # a one-off plugin with a bug: name the file, not a traceback
+            raise PluginError(f"{path}: cannot load the plugin: {type(exc).__name__}: {exc}") from exc
         pm.register(module, name=name)
 
 

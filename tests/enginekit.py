@@ -278,6 +278,7 @@ class Harness:
         self.settings: dict[str, Any] = {"state": "state/syndicator.db", "timezone": "Asia/Makassar"}
         self.sources: dict[str, dict[str, Any]] = {"news": {"type": "directory", "path": "releases"}}
         self.channels: dict[str, dict[str, Any]] = {}
+        self.extra_toml = ""  # more tables, e.g. [alerts], appended to the config as written
         self.clock = Clock()
         self.journal = Journal()
         self.pm = plugin_manager(RecorderPlugin(self.journal), *plugins)
@@ -291,7 +292,8 @@ class Harness:
         return write_file((folder or self.releases) / name, release_text(**fields))
 
     def engine(self) -> Engine:
-        self.config_path.write_text(toml_text(self.settings, self.sources, self.channels), encoding="utf-8")
+        text = toml_text(self.settings, self.sources, self.channels) + self.extra_toml
+        self.config_path.write_text(text, encoding="utf-8")
         config = load_config(self.config_path, self.pm, environ={})
         return Engine(config, self.pm, self.ledger, now=self.clock)
 

@@ -30,10 +30,8 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
-
-import requests
 
 from syndicator import hookimpl
 from syndicator.channel import Capabilities, Channel, ChannelContext, Limits
@@ -43,6 +41,9 @@ from syndicator.http import parse_retry_after
 from syndicator.models import Post, Receipt, Release
 from syndicator.options import Option, Secret
 from syndicator_channels.webhook import describe_url
+
+if TYPE_CHECKING:
+    import requests  # imported where it is used: loading the plugin stays cheap
 
 API = "/_matrix/client/v3"
 MEDIA_API = "/_matrix/media/v3"
@@ -395,6 +396,8 @@ class _Api:
 
     def _download(self, url: str) -> tuple[bytes, str] | None:
         where = describe_url(url)
+        import requests
+
         try:
             with self.ctx.http.get(url, stream=True, timeout=self.ctx.options.get("timeout")) as resp:
                 if resp.status_code >= 500 or resp.status_code in (408, 429):
@@ -430,6 +433,8 @@ class _Api:
         allow: tuple[str, ...] = (),
     ) -> dict[str, Any]:
         """One API call: the JSON answer, ``{"errcode": ...}`` for an allowed 4xx, or a typed error."""
+        import requests
+
         headers = {"Authorization": f"Bearer {self._token}"}
         if content_type:
             headers["Content-Type"] = content_type

@@ -26,10 +26,8 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
-
-import requests
 
 from syndicator import hookimpl
 from syndicator.channel import Channel, ChannelContext, Limits
@@ -39,6 +37,9 @@ from syndicator.http import parse_retry_after
 from syndicator.models import Post, Receipt, Release
 from syndicator.options import Option, Secret
 from syndicator_channels.webhook import describe_url
+
+if TYPE_CHECKING:
+    import requests  # imported where it is used: loading the plugin stays cheap
 
 TEXT_LIMIT = 40_000
 SECTION_LIMIT = 3_000
@@ -163,6 +164,8 @@ class SlackChannel(Channel):
         url = _webhook_url(ctx.options)
         where = describe_url(url)
         body = json.dumps(post.extra["payload"], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        import requests
+
         try:
             resp = ctx.http.post(
                 url,
@@ -292,6 +295,8 @@ def _cause_chain(exc: BaseException) -> list[BaseException]:
 
 def _nothing_sent(exc: requests.RequestException) -> bool:
     """True when the request certainly never reached Slack (no connection was made)."""
+    import requests
+
     if isinstance(exc, (requests.ConnectTimeout, requests.exceptions.SSLError)):
         return True
     from urllib3.exceptions import NameResolutionError, NewConnectionError
@@ -307,6 +312,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def _transport_error(where: str, exc: requests.RequestException) -> Exception:
+    import requests
+
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema)):
         return PermanentError(f"slack {where}: invalid webhook URL ({type(exc).__name__})")
     if _nothing_sent(exc):

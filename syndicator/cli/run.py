@@ -42,7 +42,13 @@ def run(app: App, dry_run: bool, sources: tuple[str, ...], channels: tuple[str, 
             report = app.engine(ledger).run(sources=sources, channels=channels, dry_run=True)
     else:
         with run_lock(config.state_path), app.ledger() as ledger:
-            report = app.engine(ledger).run(sources=sources, channels=channels)
+            engine = app.engine(ledger)
+            report = engine.run(sources=sources, channels=channels)
+            if config.alert_channels or any(s.stale_after for s in config.sources.values()):
+                from ..alerts import send_alerts
+
+                for line in send_alerts(engine, report):
+                    click.echo(f"alerted: {line}", err=True)
     print_summary(report, app.verbosity)
     click.get_current_context().exit(report.exit_code or EXIT_OK)
 

@@ -262,6 +262,11 @@ class ReleaseRecords(Store):
             )
         return pinned
 
+    def latest_change_per_source(self) -> dict[str, datetime]:
+        """When each source last brought something new or changed."""
+        rows = self._query("SELECT source, MAX(changed_at) FROM releases GROUP BY source")
+        return {r[0]: d for r in rows if (d := _dt(r[1])) is not None}
+
     def retract(self, key: str, by: str, reason: str, now: datetime) -> None:
         """Mark a release retracted: it is never delivered again, and its posts are withdrawn."""
         with self.transaction() as conn:

@@ -323,6 +323,33 @@ class Store:
             for r in reversed(rows)
         ]
 
+    def open_alerts(self, current: list[tuple[str, str]], now: datetime) -> set[str]:
+        """Record the problems that exist now; clear the ones that went away. Returns the
+        problems not yet alerted (new ones, recurring ones, and ones whose alert failed)."""
+        keys = {k for k, _ in current}
+        with self.transaction() as conn:
+            for row in conn.execute("SELECT problem FROM alerts WHERE cleared_at IS NULL").fetchall():
+                if row[0] not in keys:
+                    conn.execute("UPDATE alerts SET cleared_at = ? WHERE problem = ?", (_iso(now), row[0]))
+            for key, summary in current:
+                conn.execute(
+                    "INSERT INTO alerts (problem, first_seen, summary) VALUES (?,?,?) ON CONFLICT (problem) DO"
+                    " UPDATE SET summary = excluded.summary, sent_at = CASE WHEN cleared_at IS NULL THEN sent_at END,"
+                    " first_seen = CASE WHEN cleared_at IS NULL THEN first_seen ELSE excluded.first_seen END,"
+                    " cleared_at = NULL",
+                    (key, _iso(now), summary),
+                )
+            rows = conn.execute(
+                "SELECT problem FROM alerts WHERE cleared_at IS NULL AND sent_at IS NULL"
+            ).fetchall()
+        return {r[0] for r in rows} & keys
+
+    def mark_alerts_sent(self, keys: Iterable[str], now: datetime) -> None:
+        with self.transaction() as conn:
+            for key in keys:
+                conn.execute("UPDATE alerts SET sent_at = ? WHERE problem = ?", (_iso(now), key))
+                self._event(conn, now, "alerted", detail=key)
+
     def integrity(self) -> str:
         """SQLite's quick check: "ok", or what is wrong with the file."""
         rows = self._query("PRAGMA quick_check")

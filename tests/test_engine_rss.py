@@ -1,0 +1,161 @@
+"""Whole runs over ``rss`` sources: a local feed server, a webhook channel, a real ledger.
+
+The feeds come from :class:`FeedServer` (ETag / Last-Modified / 304) and the webhook posts
+to :class:`ScriptedServer`; both listen on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from enginekit import Harness
+from feedserver import FeedServer, free_port
+
+from syndicator.testing import Reply, ScriptedServer
+
+
+def rss(*ids: str) -> str:
+    items = "".join(
+        f"""
+  <item>
+    <guid isPermaLink="false">{i}</guid>
+    <title>Rilis {i}</title>
+    <link>https://pemprov.example.go.id/rilis/{i}</link>
+    <description>Isi rilis {i}.</description>
+    <pubDate>Mon, 09 Nov 2026 09:00:00 +0800</pubDate>
+  </item>"""
+        for i in ids
+    )
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Pemprov</title><link>https://pemprov.example.go.id/</link>{items}
+</channel></rss>
+"""
+
+
+@pytest.fixture
+def feeds() -> Iterator[FeedServer]:
+    with FeedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def hook() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as server:
+        server.script("POST", "/hook", Reply(201, json={"id": "w-1", "url": "https://hook.test/w-1"}))
+        yield server
+
+
+@pytest.fixture
+def h(tmp_path: Path, hook: ScriptedServer) -> Iterator[Harness]:
+    harness = Harness(tmp_path)
+    harness.sources = {}
+    harness.channels = {"hook": {"type": "webhook", "url": hook.url + "/hook"}}
+    yield harness
+    harness.close()
+
+
+def posted(hook: ScriptedServer) -> list[str]:
+    return [r.json["id"] for r in hook.requests if r.path == "/hook"]
+
+
+def add_feed(h: Harness, name: str, url: str) -> None:
+    h.sources[name] = {"type": "rss", "url": url, "approval": "trusted", "timeout": 5.0}
+
+
+@pytest.mark.parametrize(
+    ("validator", "request_header"),
+    [
+        ({"etag": '"v1"'}, ("If-None-Match", '"v1"')),
+        (
+            {"last_modified": "Mon, 09 Nov 2026 01:00:00 GMT"},
+            ("If-Modified-Since", "Mon, 09 Nov 2026 01:00:00 GMT"),
+        ),
+    ],
+    ids=["etag", "last-modified"],
+)
+def test_each_item_is_delivered_once_and_a_304_on_the_next_run_delivers_nothing(
+    h: Harness,
+    feeds: FeedServer,
+    hook: ScriptedServer,
+    validator: dict[str, str],
+    request_header: tuple[str, str],
+) -> None:
+    add_feed(h, "pemprov", feeds.set("/feed.xml", rss("a", "b"), **validator))
+
+    first = h.run()
+    h.clock.advance(minutes=10)
+    second = h.run()
+
+    assert sorted(first.new) == ["pemprov/a", "pemprov/b"]
+    assert sorted((o.release_key, o.state) for o in first.outcomes) == [
+        ("pemprov/a", "sent"),
+        ("pemprov/b", "sent"),
+    ]
+    assert first.exit_code == 0 and first.source_errors == []
+    assert feeds.count("/feed.xml") == 2
+    name, value = request_header
+    assert feeds.last("/feed.xml").headers.get(name) == value  # so the server answered 304
+    assert (second.new, second.changed, second.outcomes, second.source_errors) == ([], [], [], [])
+    assert sorted(posted(hook)) == ["pemprov/a", "pemprov/b"]
+
+
+def test_a_new_item_in_the_feed_is_exactly_one_new_delivery(
+    h: Harness, feeds: FeedServer, hook: ScriptedServer
+) -> None:
+    add_feed(h, "pemprov", feeds.set("/feed.xml", rss("a", "b"), etag='"v1"'))
+    h.run()
+    h.clock.advance(minutes=10)
+    feeds.set("/feed.xml", rss("c", "a", "b"), etag='"v2"')
+
+    report = h.run()
+
+    assert report.new == ["pemprov/c"] and report.changed == []
+    assert [(o.release_key, o.channel, o.state) for o in report.outcomes] == [("pemprov/c", "hook", "sent")]
+    assert sorted(posted(hook)) == ["pemprov/a", "pemprov/b", "pemprov/c"]
+    assert feeds.count("/feed.xml") == 2
+    assert feeds.last("/feed.xml").headers.get("If-None-Match") == '"v1"'
+
+
+@pytest.mark.parametrize(
+    ("route", "reason"),
+    [
+        ({"body": rss("x"), "status": 500}, "HTTP 500 Internal Server Error"),
+        ({"body": "<html><body><p>Maintenance</p></body></html>", "content_type": "text/html"}, "not a feed"),
+        (None, "connection refused"),
+    ],
+    ids=["http-500", "not-a-feed", "connection-refused"],
+)
+def test_a_failing_feed_is_named_in_source_errors_and_the_healthy_one_is_still_delivered(
+    h: Harness, feeds: FeedServer, hook: ScriptedServer, route: dict[str, str] | None, reason: str
+) -> None:
+    if route is None:
+        broken_url = f"http://127.0.0.1:{free_port()}/feed.xml"
+    else:
+        broken_url = feeds.set("/broken.xml", route.pop("body"), **route)
+    add_feed(h, "broken", broken_url)
+    add_feed(h, "pemprov", feeds.set("/feed.xml", rss("a", "b")))
+
+    report = h.run()
+
+    assert len(report.source_errors) == 1
+    (error,) = report.source_errors
+    assert error.startswith("broken: ") and reason in error
+    assert sorted(report.new) == ["pemprov/a", "pemprov/b"]
+    assert sorted(posted(hook)) == ["pemprov/a", "pemprov/b"]
+    assert report.exit_code == 1  # cron hears about the broken feed
+
+
+def test_a_feed_that_recovers_is_delivered_on_the_next_run(
+    h: Harness, feeds: FeedServer, hook: ScriptedServer
+) -> None:
+    add_feed(h, "flaky", feeds.set("/flaky.xml", rss("x"), status=503))
+    first = h.run()
+    feeds.set("/flaky.xml", rss("x"))
+    h.clock.advance(minutes=10)
+
+    second = h.run()
+
+    assert [e.split(":", 1)[0] for e in first.source_errors] == ["flaky"] and posted(hook) == ["flaky/x"]
+    assert second.source_errors == [] and second.new == ["flaky/x"] and second.exit_code == 0
