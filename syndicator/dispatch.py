@@ -12,6 +12,7 @@ import hashlib
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -23,7 +24,7 @@ from .approval import gate
 from .channel import Channel, ChannelContext
 from .config import ChannelConfig
 from .errors import AuthError, PermanentError, TransientError, UnknownOutcome
-from .ledger import Ledger
+from .ledger import Ledger, StoredRelease
 from .models import Action, Delivery, DeliveryState, Post, Receipt, Release
 from .pacing import Pacer
 
@@ -59,6 +60,7 @@ class Outcome:
     detail: str = ""
     url: str = ""
     post: Post | None = None
+    attempt: int = 0
 
 
 @dataclass
@@ -84,6 +86,8 @@ class Dispatcher:
         dry_run: bool = False,
         rng: random.Random | None = None,
         actor: str = "syndicator",
+        stop: threading.Event | None = None,
+        progress: Callable[[Outcome], None] | None = None,
     ) -> None:
         self.ledger = ledger
         self.runtimes = runtimes
@@ -92,6 +96,9 @@ class Dispatcher:
         self.dry_run = dry_run
         self.rng = rng or random.Random()
         self.actor = actor
+        self.stop = stop or threading.Event()  # set on SIGTERM: finish the calls in flight, start no more
+        self.progress = progress
+        self._releases: dict[str, StoredRelease | None] = {}  # one read per release per run
 
     def run(self, tasks: Iterable[tuple[str, str]]) -> list[Outcome]:
         """Deliver (release key, channel) pairs: channels side by side, each with its own pool."""
@@ -126,16 +133,41 @@ class Dispatcher:
     def deliver_one(self, release_key: str, channel: str) -> Outcome:
         """Deliver one release to one channel, recording every step in the ledger."""
         rt = self.runtimes[channel]
+        if self.stop.is_set():
+            return Outcome(release_key, channel, "skipped", "stopping: left for the next run")
+        started = time.monotonic()
         try:
-            return self._deliver(rt, release_key, channel)
+            outcome = self._deliver(rt, release_key, channel)
         except Exception as exc:  # never let one delivery stop the pool; the ledger says what is known
             log.error("%s -> %s: %s", release_key, channel, exc, exc_info=True)
-            return Outcome(release_key, channel, "error", f"internal error: {exc}")
+            outcome = Outcome(release_key, channel, "error", f"internal error: {exc}")
+        log.info(
+            "%s -> %s: %s%s",
+            release_key,
+            channel,
+            outcome.state,
+            f": {outcome.detail}" if outcome.detail else "",
+            extra={
+                "release": release_key,
+                "channel": channel,
+                "state": outcome.state,
+                "attempt": outcome.attempt,
+                "duration": round(time.monotonic() - started, 4),
+            },
+        )
+        if self.progress is not None:
+            self.progress(outcome)
+        return outcome
+
+    def _release(self, key: str) -> StoredRelease | None:
+        if key not in self._releases:
+            self._releases[key] = self.ledger.release(key)
+        return self._releases[key]
 
     def _deliver(self, rt: ChannelRuntime, key: str, channel: str) -> Outcome:
         now = self.now()
         delivery = self.ledger.delivery(key, channel)
-        stored = self.ledger.release(key)
+        stored = self._release(key)
         if delivery is None or stored is None:
             return Outcome(key, channel, "skipped", "not planned")
         if delivery.state not in RETRYABLE:
@@ -226,7 +258,13 @@ class Dispatcher:
             detail=receipt.url or receipt.remote_id,
         )
         self._record(recorded, str(final))
-        return Outcome(key, channel, str(final) if action is Action.PUBLISH else str(action), url=receipt.url)
+        return Outcome(
+            key,
+            channel,
+            str(final) if action is Action.PUBLISH else str(action),
+            url=receipt.url,
+            attempt=attempt,
+        )
 
     def _plan_call(
         self, rt: ChannelRuntime, delivery: Delivery, release: Release, reason: str, ctx: ChannelContext
@@ -314,7 +352,7 @@ class Dispatcher:
         )
         self._record(recorded, str(state))
         log.warning("%s -> %s: %s: %s", key, channel, state, message)
-        return Outcome(key, channel, str(state), message)
+        return Outcome(key, channel, str(state), message, attempt=attempt)
 
     def _record(self, delivery: Delivery, event: str) -> None:
         notify(self.pm, delivery, event)

@@ -362,6 +362,8 @@ class Engine:
         sources: Iterable[str] | None = None,
         channels: Iterable[str] | None = None,
         dry_run: bool = False,
+        stop: threading.Event | None = None,
+        progress: Callable[[Outcome], None] | None = None,
     ) -> RunReport:
         """Collect, gate, plan, reconcile and deliver. A dry run works on an in-memory copy
         of the ledger and only renders, so nothing it does is published or kept."""
@@ -369,13 +371,19 @@ class Engine:
         if dry_run:
             copy = Engine(self.config, self.pm, self.ledger.snapshot(), now=self.now, actor=self.actor)
             try:
-                return copy._run(sources, channels, dry_run=True)
+                return copy._run(sources, channels, dry_run=True, stop=stop, progress=progress)
             finally:
                 copy.ledger.close()
-        return self._run(sources, channels, dry_run=False)
+        return self._run(sources, channels, dry_run=False, stop=stop, progress=progress)
 
     def _run(
-        self, sources: Iterable[str] | None, channels: Iterable[str] | None, *, dry_run: bool
+        self,
+        sources: Iterable[str] | None,
+        channels: Iterable[str] | None,
+        *,
+        dry_run: bool,
+        stop: threading.Event | None = None,
+        progress: Callable[[Outcome], None] | None = None,
     ) -> RunReport:
         report = RunReport(dry_run=dry_run)
         selected = self.channels(channels)
@@ -386,7 +394,14 @@ class Engine:
         tasks = self.due_tasks(selected, sources)
         runtimes = {c.name: self.runtime(c.name) for c in selected}
         dispatcher = Dispatcher(
-            self.ledger, runtimes, self.pm, now=self.now, dry_run=dry_run, actor=self.actor
+            self.ledger,
+            runtimes,
+            self.pm,
+            now=self.now,
+            dry_run=dry_run,
+            actor=self.actor,
+            stop=stop,
+            progress=progress,
         )
         report.outcomes = dispatcher.run(tasks)
         report.needs_operator = len(self.ledger.deliveries(states=NEEDS_OPERATOR))

@@ -15,6 +15,7 @@ _UNITS = {
     "s": 1.0,
     "sec": 1.0,
     "second": 1.0,
+    "m": 60.0,
     "min": 60.0,
     "minute": 60.0,
     "h": 3600.0,
@@ -38,11 +39,13 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$")
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in ``"90s"``, ``"30min"``, ``"12h"`` or ``"3d"``."""
+    """Seconds in ``"90s"``, ``"5m"``, ``"30min"``, ``"12h"`` or ``"3d"``."""
     m = _DURATION.match(text.lower())
-    unit = m.group(2).rstrip("s") if m and m.group(2) not in ("s",) else "s"
-    if not m or (unit not in _UNITS and unit + "s" not in _UNITS):
-        raise ValueError(f'expected a duration like "90s", "30min", "12h" or "3d", got {text!r}')
+    unit = m.group(2) if m else ""
+    if unit not in _UNITS and len(unit) > 1 and unit.endswith("s"):
+        unit = unit[:-1]  # "mins", "hours", "days"
+    if not m or unit not in _UNITS:
+        raise ValueError(f'expected a duration like "90s", "5m", "12h" or "3d", got {text!r}')
     return float(m.group(1)) * _UNITS[unit]
 
 

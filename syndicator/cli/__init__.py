@@ -7,11 +7,12 @@ needs an operator; 2 usage or configuration error; 75 another run holds the lock
 
 from __future__ import annotations
 
-import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -44,6 +45,10 @@ class App:
 
             self._config = load_config(find_config_path(self.config_option), self.pm)
         return self._config
+
+    def reload(self) -> None:
+        """Forget the loaded config, so the next use reads the file again."""
+        self._config = None
 
     @contextmanager
     def ledger(self) -> Iterator[Ledger]:
@@ -99,19 +104,6 @@ def fail(ctx: click.Context, code: int) -> NoReturn:
     raise AssertionError("unreachable")  # ctx.exit raises
 
 
-def setup_logging(verbosity: int) -> None:
-    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
-    root = logging.getLogger()
-    if not any(getattr(h, "_syndicator", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        handler._syndicator = True  # type: ignore[attr-defined]
-        root.addHandler(handler)
-    root.setLevel(level)
-    # urllib3 logs request paths at DEBUG, and some paths carry a token (Slack webhooks).
-    logging.getLogger("urllib3").setLevel(max(level, logging.WARNING))
-
-
 def build_cli(pm: pluggy.PluginManager) -> click.Group:
     """A fresh ``syndicator`` command group wired to ``pm``, with plugin commands added."""
 
@@ -127,16 +119,41 @@ def build_cli(pm: pluggy.PluginManager) -> click.Group:
     )
     @click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")
     @click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
+    @click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        envvar="SYNDICATOR_LOG_FORMAT",
+        help="json: one event per line, for log collectors.",
+    )
+    @click.option(
+        "--log-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="SYNDICATOR_LOG_FILE",
+        help="Also log to this file (every delivery, at least at INFO).",
+    )
     @click.pass_context
-    def cli(ctx: click.Context, config_option: str | None, verbose: int, quiet: bool) -> None:
+    def cli(
+        ctx: click.Context,
+        config_option: str | None,
+        verbose: int,
+        quiet: bool,
+        log_format: str,
+        log_file: Path | None,
+    ) -> None:
         """Publish approved press releases to websites, social media and messaging, exactly once.
 
         Every run is the same step: collect releases from the sources, hold what is not
         approved (or changed since approval, or embargoed), and deliver the rest to each
         channel once, recording everything in the ledger.
         """
+        from .logs import setup_logging
+
         verbosity = -1 if quiet else verbose
-        setup_logging(verbosity)
+        setup_logging(verbosity, log_format, log_file)
+        if os.environ.get("NO_COLOR"):
+            ctx.color = False
         ctx.obj = App(pm, config_option, verbosity)
 
     from . import admin, inspect, operate, plugin, run

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
+import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import click
 
 from . import EXIT_OK, App, pass_app
+
+if TYPE_CHECKING:
+    from ..dispatch import Outcome
+    from ..engine import RunReport
 
 
 def register(cli: click.Group) -> None:
@@ -25,32 +34,120 @@ def register(cli: click.Group) -> None:
 @click.option(
     "--channel", "channels", multiple=True, metavar="NAME", help="Only deliver to this channel (repeatable)."
 )
+@click.option(
+    "--every",
+    metavar="DURATION",
+    help='Keep running, one tick every DURATION ("5m", "1h"), until SIGTERM or Ctrl-C.',
+)
 @pass_app
-def run(app: App, dry_run: bool, sources: tuple[str, ...], channels: tuple[str, ...]) -> None:
+def run(
+    app: App, dry_run: bool, sources: tuple[str, ...], channels: tuple[str, ...], every: str | None
+) -> None:
     """Collect, gate and deliver everything that is due: the job cron runs.
 
     Safe to run as often as you like: each approved release reaches each channel once.
     Exits 1 when a delivery failed or needs an operator, 75 when another run is going.
+    With --every it loops instead of cron, holding the same lock for each tick; on SIGTERM
+    or Ctrl-C it finishes the calls in flight, starts no more, and exits.
     """
-    from ..lock import run_lock
-
     config = app.config()
     check_names(config.sources, sources, "--source")
     check_names(config.channels, channels, "--channel")
+    if every is None:
+        report = tick(app, sources, channels, dry_run, threading.Event())
+        click.get_current_context().exit(report.exit_code or EXIT_OK)
+    from ..pacing import parse_duration
+
+    try:
+        interval = parse_duration(every)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--every") from None
+    loop(app, sources, channels, dry_run, interval)
+
+
+def tick(
+    app: App, sources: tuple[str, ...], channels: tuple[str, ...], dry_run: bool, stop: threading.Event
+) -> RunReport:
+    """One run: collect, gate, deliver, alert; print the summary."""
+    from ..lock import run_lock
+
+    config = app.config()
+    progress = Progress() if sys.stderr.isatty() and app.verbosity >= 0 else None
     if dry_run:
         with app.ledger() as ledger:
-            report = app.engine(ledger).run(sources=sources, channels=channels, dry_run=True)
+            report = app.engine(ledger).run(
+                sources=sources, channels=channels, dry_run=True, stop=stop, progress=progress
+            )
     else:
         with run_lock(config.state_path), app.ledger() as ledger:
             engine = app.engine(ledger)
-            report = engine.run(sources=sources, channels=channels)
+            report = engine.run(sources=sources, channels=channels, stop=stop, progress=progress)
             if config.alert_channels or any(s.stale_after for s in config.sources.values()):
                 from ..alerts import send_alerts
 
                 for line in send_alerts(engine, report):
                     click.echo(f"alerted: {line}", err=True)
+    if progress is not None:
+        progress.clear()
     print_summary(report, app.verbosity)
-    click.get_current_context().exit(report.exit_code or EXIT_OK)
+    return report
+
+
+def loop(
+    app: App, sources: tuple[str, ...], channels: tuple[str, ...], dry_run: bool, interval: float
+) -> None:
+    """Ticks every ``interval`` seconds until a signal; a tick that finds the lock taken is skipped."""
+    from ..errors import ConfigError, LockedError
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if not stop.is_set():
+            click.echo(
+                f"syndicator: {signal.Signals(signum).name}: stopping after the calls in flight", err=True
+            )
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    while not stop.is_set():
+        started = time.monotonic()
+        app.reload()  # an edited config takes effect at the next tick
+        try:
+            tick(app, sources, channels, dry_run, stop)
+        except LockedError as exc:
+            click.echo(f"syndicator: {exc}; skipping this tick", err=True)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+        stop.wait(max(0.0, interval - (time.monotonic() - started)))
+    click.get_current_context().exit(EXIT_OK)
+
+
+class Progress:
+    """One self-updating line on a terminal: per channel, done, failed and waiting."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, dict[str, int]] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, outcome: Outcome) -> None:
+        kind = {"sent": "done", "update": "done", "correct": "done", "retracted": "done"}.get(outcome.state)
+        kind = kind or ("waiting" if outcome.state in ("waiting", "skipped") else "failed")
+        if outcome.state.startswith("would-"):
+            kind = "done"
+        with self.lock:
+            per = self.counts.setdefault(outcome.channel, {"done": 0, "failed": 0, "waiting": 0})
+            per[kind] += 1
+            line = "  ".join(
+                f"{name}: {c['done']} done" + "".join(f", {c[k]} {k}" for k in ("failed", "waiting") if c[k])
+                for name, c in sorted(self.counts.items())
+            )
+            click.echo("\r\033[K" + line, nl=False, err=True)
+
+    def clear(self) -> None:
+        if self.counts:
+            click.echo("\r\033[K", nl=False, err=True)
 
 
 def check_names(known: Iterable[str], given: Iterable[str], option: str) -> None:
