@@ -47,7 +47,21 @@ def make_session(
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.verify = True
+    if not _environment_matters():
+        # requests re-reads proxy settings from the environment on every call (about a
+        # millisecond each); with none set there is nothing to read, so skip it. (This also
+        # skips ~/.netrc, which no channel relies on: each sends its own credentials.)
+        session.trust_env = False
     return session
+
+
+def _environment_matters() -> bool:
+    import os
+
+    names = {k.lower() for k in os.environ}
+    return any(n.endswith("_proxy") for n in names) or bool(
+        names & {"requests_ca_bundle", "curl_ca_bundle", "netrc"}
+    )
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 
@@ -147,8 +148,9 @@ class Release:
             "overrides": self.overrides,
         }
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
+        # Cached: computed once per release object (frozen, so it cannot go stale).
         canonical = json.dumps(
             self.canonical_fields(), sort_keys=True, ensure_ascii=False, separators=(",", ":")
         )

@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS releases (
     release_id TEXT NOT NULL,
     title TEXT NOT NULL,
     content_hash TEXT NOT NULL,
-    data TEXT NOT NULL,
+    data BLOB NOT NULL,
     tags TEXT NOT NULL DEFAULT '[]',
     priority TEXT NOT NULL DEFAULT 'normal',
     published TEXT,
@@ -200,6 +200,10 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
+            try:  # fold the write-ahead log back into the file, so the state is one small file
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.DatabaseError:
+                pass  # read-only or busy: the WAL is still valid and is folded in next time
             self._conn.close()
 
     def __enter__(self) -> Self:
