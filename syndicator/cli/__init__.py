@@ -165,6 +165,7 @@ def build_cli(pm: pluggy.PluginManager) -> click.Group:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
     from ..plugins import get_plugin_manager
 
     try:
@@ -172,4 +173,4 @@ def main(argv: Sequence[str] | None = None) -> None:
     except PluginError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    build_cli(pm)(args=argv, prog_name="syndicator")
+    build_cli(pm)(args=args, prog_name="syndicator")
