@@ -237,7 +237,7 @@ class $cls(Channel):
     limits = Limits(max_length=1000, counting="graphemes")
     options = (
         Option("url", str, required=True, help="the API endpoint that receives each post"),
-        Option("token", str, secret=True, help="a Bearer token for the API (environment only)"),
+        Option("token", str, secret=True, help="a Bearer token for the API"),
     )
 
     @classmethod
