@@ -30,7 +30,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def register_channels(register: Callable[[type[Channel]], None]) -> None:
     """Register channel classes.
 
-    Called once, when the engine first needs the table of channel types (loading a config,
+    Called each time the engine builds the table of channel types (loading a config,
     ``syndicator channels list``). Call ``register(ChannelClass)`` for each class; the class's
     ``type`` attribute is the name used in ``[channels.NAME] type = "..."``. Two plugins that
     register the same type name are an error naming both.
@@ -44,7 +44,7 @@ def register_channels(register: Callable[[type[Channel]], None]) -> None:
 def register_sources(register: Callable[[type[Source]], None]) -> None:
     """Register source classes.
 
-    Called once, when the engine first needs the table of source types. Call
+    Called each time the engine builds the table of source types. Call
     ``register(SourceClass)`` for each subclass of :class:`syndicator.sources.base.Source`;
     its ``type`` attribute is the name used in ``[sources.NAME] type = "..."``.
 

@@ -46,6 +46,13 @@ class App:
             self._config = load_config(find_config_path(self.config_option), self.pm)
         return self._config
 
+    def try_config(self) -> Config | None:
+        """The config if it loads, else None (for commands that also work without one)."""
+        try:
+            return self.config()
+        except SyndicatorError:
+            return None
+
     def reload(self) -> None:
         """Forget the loaded config, so the next use reads the file again."""
         self._config = None
@@ -133,6 +140,12 @@ def build_cli(pm: pluggy.PluginManager) -> click.Group:
         envvar="SYNDICATOR_LOG_FILE",
         help="Also log to this file (every delivery, at least at INFO).",
     )
+    @click.option(
+        "--plugins-dir",
+        type=click.Path(file_okay=False, exists=True, path_type=Path),
+        envvar="SYNDICATOR_PLUGINS_DIR",
+        help="Load one-off plugin modules (*.py) from this folder.",
+    )
     @click.pass_context
     def cli(
         ctx: click.Context,
@@ -141,6 +154,7 @@ def build_cli(pm: pluggy.PluginManager) -> click.Group:
         quiet: bool,
         log_format: str,
         log_file: Path | None,
+        plugins_dir: Path | None,
     ) -> None:
         """Publish approved press releases to websites, social media and messaging, exactly once.
 
@@ -154,6 +168,10 @@ def build_cli(pm: pluggy.PluginManager) -> click.Group:
         setup_logging(verbosity, log_format, log_file)
         if os.environ.get("NO_COLOR"):
             ctx.color = False
+        if plugins_dir is not None:
+            from ..plugins import load_plugins_dir
+
+            load_plugins_dir(pm, plugins_dir)
         ctx.obj = App(pm, config_option, verbosity)
 
     from . import admin, inspect, operate, plugin, run

@@ -48,6 +48,7 @@ def plugins(app: App, as_json: bool) -> None:
     """Every loaded plugin, its version and the hooks it implements."""
     from ..plugins import plugin_infos
 
+    app.try_config()  # a config's plugins_dir adds plugins to list
     infos = plugin_infos(app.pm)
     if as_json:
         echo_json(
@@ -75,6 +76,7 @@ def channels_list(app: App, as_json: bool) -> None:
     """Available channel types (with their options) and the configured channels."""
     from ..plugins import channel_types
 
+    app.try_config()  # a config's plugins_dir adds channel types
     types = channel_types(app.pm)
     data = {
         name: {
