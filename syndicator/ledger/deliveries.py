@@ -130,7 +130,8 @@ class DeliveryRecords(Store):
         ``expect`` guards against a race: the move happens only from one of those states,
         else :class:`SyndicatorError` (the caller lost the delivery to someone else).
         """
-        with self.transaction() as conn:
+
+        def write(conn: sqlite3.Connection) -> Delivery:
             row = conn.execute(
                 "SELECT * FROM deliveries WHERE release_key = ? AND channel = ?", (release_key, channel)
             ).fetchone()
@@ -179,7 +180,10 @@ class DeliveryRecords(Store):
             new = conn.execute(
                 "SELECT * FROM deliveries WHERE release_key = ? AND channel = ?", (release_key, channel)
             ).fetchone()
-        return self._delivery(new)
+            return self._delivery(new)
+
+        # Shares its commit (one fsync) with the other dispatcher threads' writes.
+        return self.group_write(write)
 
     def replan(
         self,

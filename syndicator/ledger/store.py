@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 
 from ..errors import StateError
 
@@ -163,6 +163,19 @@ class Event:
         }
 
 
+T = TypeVar("T")
+
+
+class _Write(Generic[T]):
+    __slots__ = ("done", "error", "op", "result")
+
+    def __init__(self, op: Callable[[sqlite3.Connection], T]) -> None:
+        self.op = op
+        self.result: T | None = None
+        self.error: Exception | None = None
+        self.done = False
+
+
 class LedgerError(StateError):
     """The state file cannot be opened or is not a syndicator ledger."""
 
@@ -174,6 +187,9 @@ class Store:
         self._conn = conn
         self._lock = threading.RLock()
         self.path = path
+        self._pending: list[_Write[Any]] = []  # group commit: writes waiting for the next leader
+        self._pending_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
 
     @classmethod
     def open(cls, path: Path) -> Self:
@@ -239,6 +255,42 @@ class Store:
                 except sqlite3.DatabaseError:
                     pass
                 raise LedgerError(f"{self.path}: cannot write the state file: {exc}") from exc
+
+    def group_write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``op`` in a write transaction shared with other threads' waiting writes.
+
+        Group commit: whichever thread gets the commit lock runs every waiting write, each in
+        its own savepoint, and commits them with one fsync. Each caller returns only once its
+        write is durable, so ``in_flight`` is still on disk before the external call.
+        """
+        item: _Write[T] = _Write(op)
+        with self._pending_lock:
+            self._pending.append(item)
+        with self._commit_lock:
+            if not item.done:
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                self._commit(batch)
+        if item.error is not None:
+            raise item.error
+        return item.result  # type: ignore[return-value]
+
+    def _commit(self, batch: list[_Write[Any]]) -> None:
+        try:
+            with self.transaction() as conn:
+                for n, item in enumerate(batch):
+                    conn.execute(f"SAVEPOINT w{n}")
+                    try:
+                        item.result = item.op(conn)
+                    except Exception as exc:  # only this write is undone; the others still commit
+                        conn.execute(f"ROLLBACK TO w{n}")
+                        item.error = exc
+                    conn.execute(f"RELEASE w{n}")
+        except Exception as exc:  # the commit itself failed: nothing in the batch was kept
+            for item in batch:
+                item.result, item.error = None, item.error or exc
+        for item in batch:
+            item.done = True
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
