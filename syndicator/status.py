@@ -63,6 +63,7 @@ def release_status(
     config: Config,
     now: datetime,
     first_seen: dict[str, datetime] | None = None,
+    quota_waits: dict[str, str] | None = None,
 ) -> ReleaseStatus:
     release = stored.release
     by_channel = {d.channel: d for d in deliveries}
@@ -109,7 +110,9 @@ def release_status(
     if len(states) == len(routed) and all(s is DeliveryState.SENT for s in states):
         return ReleaseStatus(stored, "published", "", routed, by_channel)
     waiting = [n for n in routed if n not in by_channel or by_channel[n].state is not DeliveryState.SENT]
-    return ReleaseStatus(stored, "due", "next run: " + ", ".join(waiting), routed, by_channel)
+    quota = quota_waits or {}
+    names = [f"{n} ({quota[n]})" if n in quota else n for n in waiting]
+    return ReleaseStatus(stored, "due", "next run: " + ", ".join(names), routed, by_channel)
 
 
 def release_statuses(
@@ -119,7 +122,22 @@ def release_statuses(
     for d in ledger.deliveries():
         deliveries.setdefault(d.release_key, []).append(d)
     first_seen = ledger.channels_first_seen()
+    waits = quota_waits(ledger, config, now)
     return [
-        release_status(stored, deliveries.get(stored.key, []), config, now, first_seen)
+        release_status(stored, deliveries.get(stored.key, []), config, now, first_seen, waits)
         for stored in ledger.releases(source=source)
     ]
+
+
+def quota_waits(ledger: Ledger, config: Config, now: datetime) -> dict[str, str]:
+    """Channels whose daily quota is used up, with when the next call may go."""
+    from datetime import timedelta
+
+    out: dict[str, str] = {}
+    since = now - timedelta(hours=24)
+    for name, cfg in config.channels.items():
+        if cfg.daily_quota and ledger.calls_since(name, since) >= cfg.daily_quota:
+            oldest = ledger.oldest_call_since(name, since) or now
+            nxt = (oldest + timedelta(hours=24)).astimezone(config.timezone)
+            out[name] = f"daily quota of {cfg.daily_quota} used; next slot {nxt:%Y-%m-%d %H:%M}"
+    return out

@@ -149,17 +149,19 @@ def status(app: App, as_json: bool, show_all: bool) -> None:
     delivery is dead or its outcome unknown.
     """
     from ..ledger import utcnow
-    from ..status import release_statuses
+    from ..status import quota_waits, release_statuses
 
     config = app.config()
     with app.ledger() as ledger:
         items = release_statuses(ledger, config, utcnow())
         counts = ledger.counts()
+        waits = quota_waits(ledger, config, utcnow())
     attention = [s for s in items if s.state == "attention"]
     if as_json:
         echo_json(
             {
                 "channels": {n: counts.get(n, {}) for n in config.channels},
+                "waiting": waits,
                 "releases": [s.to_dict() for s in items],
                 "needs_operator": [s.key for s in attention],
             }
@@ -174,7 +176,8 @@ def status(app: App, as_json: bool, show_all: bool) -> None:
     for name, cfg in config.channels.items():
         c = counts.get(name, {})
         summary = ", ".join(f"{n} {CELL.get(k, k)}" for k, n in sorted(c.items())) or "nothing yet"
-        click.echo(f"  {name} ({cfg.type}{'' if cfg.enabled else ', disabled'}): {summary}")
+        wait = f"; {waits[name]}" if name in waits else ""
+        click.echo(f"  {name} ({cfg.type}{'' if cfg.enabled else ', disabled'}): {summary}{wait}")
     shown = items if show_all else [s for s in items if s.state not in ("published", "held", "retracted")]
     if shown:
         click.echo()
