@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -18,16 +19,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from syndicator_channels.website import (
     WebsiteChannel,
-    _os_error,
     format_date,
     human_size,
+    os_error,
     release_slug,
     term_slug,
 )
 
 from syndicator.channel import ChannelContext
 from syndicator.errors import PermanentError, TransientError
-from syndicator.models import Media, Post, Release
+from syndicator.models import Media, Post, Receipt, Release
 from syndicator.options import resolve_options
 from syndicator.plugins import BUILTIN_PLUGINS, channel_types, get_plugin_manager
 
@@ -256,7 +257,11 @@ def test_publish_and_finish_build_a_linked_site(tmp_path: Path, releases: list[R
         assert all(img.get("alt") for img in parsed.imgs), page
         text = page.read_text(encoding="utf-8")
         assert 'name="viewport"' in text and 'href="#main"' in text and "<main" in text
-        assert "<script" not in text
+        scripts = re.findall(r"<script\b[^>]*>", text)
+        if page.name == "search.html":  # only the search page runs code, and only from files
+            assert scripts == ['<script src="search-index.js" defer>', '<script src="search.js" defer>']
+        else:
+            assert scripts == [], page
     assert parse(site / posts[0].extra["path"]).lang == "id"
     assert parse(site / posts[1].extra["path"]).lang == "en"
     english = (site / posts[1].extra["path"]).read_text(encoding="utf-8")
@@ -451,8 +456,8 @@ def test_remote_media_is_linked_as_is(tmp_path: Path) -> None:
 
 
 def test_disk_full_is_transient() -> None:
-    assert isinstance(_os_error(Path("/x"), OSError(errno.ENOSPC, "No space left on device")), TransientError)
-    assert isinstance(_os_error(Path("/x"), OSError(errno.EACCES, "Permission denied")), PermanentError)
+    assert isinstance(os_error(Path("/x"), OSError(errno.ENOSPC, "No space left on device")), TransientError)
+    assert isinstance(os_error(Path("/x"), OSError(errno.EACCES, "Permission denied")), PermanentError)
 
 
 def test_import_does_not_load_jinja() -> None:
@@ -468,3 +473,211 @@ def test_empty_site(tmp_path: Path) -> None:
     assert ET.parse(site / "feed.xml").getroot().findall(f"{ATOM}entry") == []
     assert json.loads((site / "feed.json").read_text(encoding="utf-8"))["items"] == []
     assert broken_links(site) == []
+
+
+# -- the press room: archive, search, cards, sitemap, accessibility ------------------------------
+
+
+class _Outline(HTMLParser):
+    """Headings, form controls with their labels, and the meta tags of one page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headings: list[int] = []
+        self.meta: dict[str, list[str]] = {}
+        self.controls: list[str] = []
+        self.labels: set[str] = set()
+        self.first_link: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if re.fullmatch(r"h[1-6]", tag):
+            self.headings.append(int(tag[1]))
+        elif tag == "meta" and (a.get("property") or a.get("name")):
+            self.meta.setdefault(str(a.get("property") or a.get("name")), []).append(str(a.get("content")))
+        elif tag in ("input", "select", "textarea") and a.get("type") != "hidden":
+            self.controls.append(str(a.get("id")))
+        elif tag == "label" and a.get("for"):
+            self.labels.add(str(a["for"]))
+        elif tag == "a" and self.first_link is None:
+            self.first_link = a.get("href")
+
+
+def outline(path: Path) -> _Outline:
+    p = _Outline()
+    p.feed(path.read_text(encoding="utf-8"))
+    return p
+
+
+def search_docs(site: Path) -> list[dict[str, Any]]:
+    text = (site / "search-index.js").read_text(encoding="utf-8")
+    prefix = "window.SYNDICATOR_SEARCH = "
+    assert text.startswith(prefix) and text.endswith(";\n")
+    docs: list[dict[str, Any]] = json.loads(text[len(prefix) : -2])
+    return docs
+
+
+def test_archive_by_month(tmp_path: Path, releases: list[Release]) -> None:
+    october = releases[1].with_changes(published=datetime(2026, 10, 31, 23, 30, tzinfo=WITA))
+    # 1 November 00:30 WITA is still October in UTC: months follow the site's time zone
+    early = releases[2].with_changes(published=datetime(2026, 10, 31, 16, 30, tzinfo=ZoneInfo("UTC")))
+    publish_all(WebsiteChannel(), [releases[0], october, early, releases[4]], make_ctx(tmp_path))
+    site = tmp_path / "site"
+    assert sorted(p.name for p in (site / "archive").iterdir()) == ["2026-10.html", "2026-11.html"]
+    archive = (site / "archive.html").read_text(encoding="utf-8")
+    assert archive.index("November 2026") < archive.index("Oktober 2026")  # newest first
+    assert "(2 siaran pers)" in archive and "1 siaran pers tanpa tanggal" in archive
+    november = (site / "archive/2026-11.html").read_text(encoding="utf-8")
+    assert "Vaksinasi Massal" in november and "Festival" in november and "Province Welcomes" not in november
+    assert '<h1 dir="auto">November 2026</h1>' in november and 'href="../archive.html"' in november
+    assert "Province Welcomes" in (site / "archive/2026-10.html").read_text(encoding="utf-8")
+    assert broken_links(site) == []
+    moved = october.with_changes(published=when(2))  # a corrected date empties October
+    publish_all(WebsiteChannel(), [moved], make_ctx(tmp_path))
+    assert sorted(p.name for p in (site / "archive").iterdir()) == ["2026-11.html"]
+    assert broken_links(site) == []
+
+
+def test_search_index_and_page(tmp_path: Path, releases: list[Release]) -> None:
+    publish_all(WebsiteChannel(), releases, make_ctx(tmp_path))
+    site = tmp_path / "site"
+    docs = search_docs(site)
+    assert [d["t"] for d in docs] == [r.title for r in releases]  # newest first, as the index
+    first = docs[0]
+    assert first["u"].startswith("releases/") and (site / first["u"]).is_file()
+    assert first["x"] == "Isi rilis. Sub" and first["a"] == "Dinas Kesehatan"
+    assert first["k"] == ["Kesehatan", "Vaksinasi"] and first["d"] == "20 November 2026, 09.00 WITA"
+    assert docs[1]["l"] == "en"
+    raw = (site / "search-index.js").read_text(encoding="utf-8")
+    assert "</script>" not in raw and "<\\/script>" in raw  # the injected title stays inert
+    page = (site / "search.html").read_text(encoding="utf-8")
+    assert 'action="search.html"' in page and 'data-count="{n} siaran pers cocok dengan “{q}”."' in page
+    assert "<noscript>" in page and 'href="archive.html"' in page
+    assert (site / "search.js").read_text(encoding="utf-8").startswith("/* syndicator website channel")
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert 'role="search"' in index and 'action="search.html"' in index and 'name="q"' in index
+    nested = (site / releases_path(site, 0)).read_text(encoding="utf-8")
+    assert 'action="../search.html"' in nested
+
+
+def releases_path(site: Path, n: int) -> str:
+    return str(search_docs(site)[n]["u"])
+
+
+def test_open_graph_and_twitter_cards(tmp_path: Path, releases: list[Release]) -> None:
+    posts = publish_all(WebsiteChannel(), releases, make_ctx(tmp_path, description="PPID Provinsi"))
+    site = tmp_path / "site"
+    meta = outline(site / posts[0].link).meta
+    assert meta["og:type"] == ["article"] and meta["og:title"] == ["Vaksinasi Massal di Kota Kupang"]
+    assert meta["og:site_name"] == ["Siaran Pers"] and meta["og:locale"] == ["id_ID"]
+    assert meta["og:description"] == meta["description"] == ["Pemerintah provinsi menggelar vaksinasi."]
+    assert meta["article:published_time"] == ["2026-11-20T09:00:00+08:00"]
+    assert meta["article:section"] == ["Dinas Kesehatan"] and meta["article:tag"] == [
+        "Kesehatan",
+        "Vaksinasi",
+    ]
+    assert "og:url" not in meta and "og:image" not in meta  # cards need absolute URLs: no base_url, none
+    assert meta["twitter:card"] == ["summary"] and meta["twitter:title"] == meta["og:title"]
+    assert outline(site / posts[1].link).meta["og:locale"] == ["en_US"]
+    home = outline(site / "index.html").meta
+    assert home["og:type"] == ["website"] and home["og:title"] == ["Siaran Pers"]
+    assert home["og:description"] == ["PPID Provinsi"]
+
+    base = "https://ppid.example.go.id/siaran"
+    posts = publish_all(WebsiteChannel(), releases, make_ctx(tmp_path, base_url=base))
+    meta = outline(site / posts[0].link).meta
+    assert meta["og:url"] == [f"{base}/{posts[0].link}"]
+    [image] = meta["og:image"]
+    assert image.startswith(f"{base}/media/") and image.endswith("-foto-gubernur.jpg")
+    assert meta["og:image:alt"] == meta["twitter:image:alt"] == ["Gubernur menyerahkan vaksin kepada petugas"]
+    assert meta["twitter:card"] == ["summary_large_image"] and meta["twitter:image"] == [image]
+
+
+def test_sitemap_only_with_a_base_url(tmp_path: Path, releases: list[Release]) -> None:
+    site = tmp_path / "site"
+    publish_all(WebsiteChannel(), releases, make_ctx(tmp_path))
+    assert not (site / "sitemap.xml").exists()
+    base = "https://ppid.example.go.id/siaran"
+    posts = publish_all(WebsiteChannel(), releases, make_ctx(tmp_path, base_url=base + "/"))
+    ns = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+    urls = {
+        u.findtext(f"{ns}loc"): u.findtext(f"{ns}lastmod")
+        for u in ET.parse(site / "sitemap.xml").getroot().findall(f"{ns}url")
+    }
+    assert next(iter(urls)) == f"{base}/index.html"
+    assert urls[f"{base}/{posts[0].link}"] == "2026-11-20" and urls[f"{base}/{posts[4].link}"] is None
+    pages = {str(p.relative_to(site)) for p in site.rglob("*.html")} - {"search.html"}
+    assert set(urls) == {f"{base}/{p}" for p in pages}
+    assert "sitemap.xml" in (site / "index.html").read_text(encoding="utf-8")
+    WebsiteChannel().finish(make_ctx(tmp_path))  # base_url gone: a sitemap would point elsewhere
+    assert not (site / "sitemap.xml").exists()
+
+
+def test_accessibility_basics(tmp_path: Path, releases: list[Release]) -> None:
+    publish_all(WebsiteChannel(), releases, make_ctx(tmp_path, per_page=2))
+    site = tmp_path / "site"
+    for page in sorted(site.rglob("*.html")):
+        o = outline(page)
+        assert o.first_link == "#main", f"{page}: the skip link comes first"
+        assert o.headings[0] == 1 and o.headings.count(1) == 1, page
+        jumps = [(a, b) for a, b in zip(o.headings, o.headings[1:], strict=False) if b > a + 1]
+        assert jumps == [], f"{page}: heading levels skip: {jumps}"
+        assert set(o.controls) <= o.labels, f"{page}: a form control has no label"
+        assert parse(page).lang in ("id", "en")
+    css = (site / "style.css").read_text(encoding="utf-8")
+    assert ":focus-visible" in css and "@media print" in css and ".skip-link:focus" in css
+
+
+def test_urgent_releases_are_marked(tmp_path: Path, releases: list[Release]) -> None:
+    urgent = releases[0].with_changes(priority="urgent")
+    posts = publish_all(WebsiteChannel(), [urgent, releases[1]], make_ctx(tmp_path))
+    site = tmp_path / "site"
+    assert '<strong class="badge">Penting</strong>' in (site / posts[0].link).read_text(encoding="utf-8")
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert index.count('class="badge"') == 1
+
+
+def test_home_page_shows_agencies_months_and_feeds(tmp_path: Path, releases: list[Release]) -> None:
+    publish_all(WebsiteChannel(), releases, make_ctx(tmp_path))
+    home = (tmp_path / "site/index.html").read_text(encoding="utf-8")
+    aside = home[home.index('<aside class="aside">') :]
+    assert 'href="agency/dinas-kesehatan.html"' in aside and 'href="archive/2026-11.html"' in aside
+    assert 'href="feed.xml"' in aside and "<h1" not in aside
+    assert "<title>Siaran Pers</title>" in home and '<h1 dir="auto">Siaran Pers Terbaru</h1>' in home
+    two = publish_all(WebsiteChannel(), releases, make_ctx(tmp_path, per_page=2))
+    assert two and '<aside class="aside">' not in (tmp_path / "site/page/2.html").read_text(encoding="utf-8")
+
+
+def test_retraction_keeps_the_page_under_a_notice_and_out_of_every_index(
+    tmp_path: Path, releases: list[Release]
+) -> None:
+    ctx = make_ctx(tmp_path, base_url="https://ppid.example.go.id")
+    channel = WebsiteChannel()
+    posts = [channel.render(r, ctx) for r in releases]
+    receipts = [channel.publish(p, ctx) for p in posts]
+    channel.finish(ctx)
+    site = tmp_path / "site"
+    channel.delete(receipts[0], ctx)
+    channel.finish(ctx)
+    page = (site / posts[0].link).read_text(encoding="utf-8")
+    assert '<p class="retracted-notice" role="note"><strong>Dicabut.</strong>' in page
+    assert '<meta name="robots" content="noindex">' in page and "<title>[Dicabut] Vaksinasi" in page
+    gone = "Vaksinasi Massal"
+    for name in ("index.html", "archive/2026-11.html", "agencies.html", "tag/vaksinasi.html"):
+        assert not (site / name).exists() or gone not in (site / name).read_text(encoding="utf-8"), name
+    assert not (site / "tag/vaksinasi.html").exists()  # its only release is gone
+    assert gone not in (site / "feed.xml").read_text(encoding="utf-8")
+    assert all(d["t"] != releases[0].title for d in search_docs(site))
+    assert posts[0].link not in (site / "sitemap.xml").read_text(encoding="utf-8")
+    assert broken_links(site) == []
+    before = snapshot(site)
+    channel.delete(receipts[0], ctx)  # twice: nothing changes
+    channel.finish(ctx)
+    assert snapshot(site) == before
+    channel.delete(Receipt(remote_id="releases/never-published-abc123.html"), ctx)  # no record: done
+    with pytest.raises(PermanentError, match="names no release page"):
+        channel.delete(Receipt(remote_id="../../etc/passwd"), ctx)
+    channel.publish(posts[0], ctx)  # published again (approved anew): back in the indexes
+    channel.finish(ctx)
+    assert gone in (site / "index.html").read_text(encoding="utf-8")
+    assert "retracted-notice" not in (site / posts[0].link).read_text(encoding="utf-8")
