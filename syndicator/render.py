@@ -398,8 +398,15 @@ def hashtags(tags: Iterable[str]) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     for tag in tags:
-        # Keep ZWNJ/ZWJ: Persian and Indic spelling needs them inside a word.
-        kept = "".join(c if unicodedata.category(c)[0] in "LMN" or c in "\u200c\u200d" else " " for c in tag)
+        # Keep ZWNJ/ZWJ only inside a word (Persian and Indic spelling need them there); next to
+        # a dropped emoji they would be left dangling, a tag cut inside a cluster.
+        word = [unicodedata.category(c)[0] in "LMN" for c in tag]
+        kept = "".join(
+            c
+            if word[i] or (c in "\u200c\u200d" and 0 < i < len(tag) - 1 and word[i - 1] and word[i + 1])
+            else " "
+            for i, c in enumerate(tag)
+        )
         body = "".join(w[0].upper() + w[1:] for w in kept.split())
         if not any(unicodedata.category(c)[0] == "L" for c in body) or body.casefold() in seen:
             continue

@@ -54,5 +54,7 @@ def setup_logging(verbosity: int, fmt: str = "text", log_file: Path | None = Non
         handler._syndicator = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(min(h.level for h in handlers))
-    # urllib3 logs request paths at DEBUG, and some paths carry a token (Slack webhooks).
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # These log request paths, tokens or whole responses at DEBUG (a Slack webhook's path is its
+    # token; oauthlib names the X access token): never let them reach a log.
+    for noisy in ("urllib3", "oauthlib", "requests_oauthlib", "tweepy"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

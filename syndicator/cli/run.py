@@ -263,11 +263,16 @@ def _preview(engine: object, stored: object, only: Iterable[str]) -> None:
         except Exception as exc:
             click.echo(f"render failed: {exc}", err=True)
             continue
+        lengths = post.extra.get("lengths") or []
+        limit = post.extra.get("limit")
         if len(post.parts) > 1:
             for i, part in enumerate(post.parts, 1):
-                click.echo(f"[{i}/{len(post.parts)}]\n{part}\n")
+                counted = f" ({lengths[i - 1]}/{limit})" if len(lengths) >= i and limit else ""
+                click.echo(f"[{i}/{len(post.parts)}]{counted}\n{part}\n")
         else:
             click.echo(post.text)
+            if lengths and limit:
+                click.echo(f"({lengths[0]}/{limit} as the platform counts)")
         for media in post.media:
             click.echo(f"[{media.kind}] {media.location}" + (f" — alt: {media.alt}" if media.alt else ""))
 
