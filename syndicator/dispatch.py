@@ -220,7 +220,10 @@ class Dispatcher:
             self._record(recorded, str(final))
             return Outcome(key, channel, str(final), f"left in place: {rt.config.type} cannot delete")
 
-        payload_hash = post.payload_hash if post else None
+        # The hash of the exact bytes sent where the channel knows them, else of the rendered post.
+        payload_hash = (str(post.extra.get("payload_sha256") or "") or post.payload_hash) if post else None
+        if rt.pacer is not None:  # wait for the slot before claiming: a crash here leaves it pending
+            rt.pacer.wait()
         with rt.lock:  # the quota check and the claim are one step, across this channel's threads
             waiting = self._quota_wait(rt, now)
             if waiting:
@@ -239,8 +242,6 @@ class Dispatcher:
                 ),
                 "in_flight",
             )
-        if rt.pacer is not None:
-            rt.pacer.wait()
         try:
             receipt = call()
         except Exception as exc:

@@ -29,6 +29,8 @@ from .sources.base import SourceContext
 
 log = logging.getLogger(__name__)
 
+RETRACTABLE = (DeliveryState.PENDING, DeliveryState.FAILED, DeliveryState.DEAD)
+
 #: Sources read at once: enough to hide feed latency, few enough to be polite to servers.
 FETCH_CONCURRENCY = 8
 
@@ -297,7 +299,9 @@ class Engine:
                     expect=[DeliveryState.UNKNOWN],
                     detail="retry with the same idempotency key",
                 )
-            elif how == "lookup":
+            elif how == "lookup" and d.action is Action.PUBLISH:
+                # A lookup finds the original post; it cannot tell whether a correction or a
+                # notice went out after it, so those stay unknown for the operator.
                 self._lookup(rt, d.release_key, report)
 
     def _lookup(self, rt: ChannelRuntime, key: str, report: RunReport) -> None:
@@ -427,9 +431,10 @@ class Engine:
         self.ledger.retract(key, by, reason, now)
         changes = []
         for d in self.ledger.deliveries(release_key=key):
-            if d.state is DeliveryState.SENT:
+            if d.state is DeliveryState.SENT or (d.receipt is not None and d.state in RETRACTABLE):
+                # Published once (a correction may still be pending): withdraw what went out.
                 changes.append((key, d.channel, d.content_hash, Action.RETRACT))
-            elif d.state in (DeliveryState.PENDING, DeliveryState.FAILED, DeliveryState.DEAD):
+            elif d.state in RETRACTABLE:
                 self._transition(
                     key,
                     d.channel,

@@ -35,12 +35,18 @@ def run_lock(state_path: Path) -> Iterator[Path]:
             holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
             who = f" (pid {holder})" if holder else ""
             raise LockedError(f"another syndicator run holds {path}{who}; try again later") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:  # a full disk: the lock is held, but say why the run stops
+            raise StateError(f"{path}: cannot write the lock file: {exc.strerror}") from None
         try:
             yield path
         finally:
-            os.ftruncate(fd, 0)
+            try:
+                os.ftruncate(fd, 0)
+            except OSError:
+                pass  # the pid left behind is only a hint; the kernel lock is what counts
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)

@@ -366,7 +366,7 @@ output = "site"
 per_page = "dua puluh"
 
 [channels.social]
-type = "mastodon"
+type = "myspace"
 
 [channels.hook]
 type = "webhook"
@@ -382,7 +382,7 @@ secret = { env = "SYNDICATOR_TEST_UNSET_SECRET" }
         for table, key, says in (
             ("syndicator", "colour", "unknown key"),
             ("channels.site", "per_page", "expected an integer"),
-            ("channels.social", "type", "unknown channel type 'mastodon'"),
+            ("channels.social", "type", "unknown channel type 'myspace'"),
             ("channels.hook", "secret", "SYNDICATOR_TEST_UNSET_SECRET is not set"),
         ):
             line = line_with(result.stderr, f"[{table}] {key}:")

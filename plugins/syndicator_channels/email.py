@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from syndicator import hookimpl
-from syndicator.channel import Capabilities, Channel, ChannelContext
+from syndicator.channel import Capabilities, Channel, ChannelContext, Limits
 from syndicator.content import escape, html_to_text, plain, sanitize_html
 from syndicator.errors import AuthError, PermanentError, TransientError, UnknownOutcome
 from syndicator.models import Post, Receipt, Release
@@ -97,6 +97,7 @@ class EmailChannel(Channel):
     description = "Send each release by SMTP to a list of journalists (text + HTML, attachments)"
     idempotency = "none"
     capabilities = Capabilities(media=True)
+    limits = Limits(max_media=10_000)  # every image and file is attached or linked
     options = (
         Option("host", str, required=True, help="SMTP server host name"),
         Option("port", int, help="SMTP port (default: 587 for starttls, 465 for ssl, 25 for none)"),

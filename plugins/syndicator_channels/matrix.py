@@ -97,7 +97,12 @@ class MatrixChannel(Channel):
         """Build the message content and the image list. No I/O (files are read in publish)."""
         content = message_content(release, str(ctx.options.get("msgtype") or "m.text"), ctx.timezone)
         images = []
-        for n, media in enumerate(release.images, 1):
+        shown = release.images[: self.limits.max_media]  # the rest would flood the room
+        if len(release.images) > len(shown):
+            ctx.logger.warning(
+                "matrix: %s has %d images; sending the first %d", release.key, len(release.images), len(shown)
+            )
+        for n, media in enumerate(shown, 1):
             name = Path(media.location.split("?")[0]).name or f"image-{n}"
             images.append(
                 {
@@ -115,7 +120,7 @@ class MatrixChannel(Channel):
             text=content["body"],
             title=plain(release.title),
             link=release.url,
-            media=release.images,
+            media=shown,
             extra={"content": content, "images": images},
         )
 

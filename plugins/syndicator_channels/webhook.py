@@ -23,6 +23,7 @@ import json
 import re
 import string
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -93,16 +94,38 @@ class WebhookChannel(Channel):
             "text": text,
             "channel": ctx.name,
         }
-        return Post(
-            channel=ctx.name,
-            release_key=release.key,
-            text=text,
-            title=release.title,
-            link=release.url,
-            extra={"payload": payload},
+        post = Post(
+            channel=ctx.name, release_key=release.key, text=text, title=release.title, link=release.url
         )
+        return with_payload(post, payload)
 
     # -- I/O -----------------------------------------------------------------------------
+
+    def render_correction(self, release: Release, original: Receipt, ctx: ChannelContext) -> Post:
+        """The release's payload, marked as a correction of the original post."""
+        post = super().render_correction(release, original, ctx)
+        payload = {
+            **post.extra["payload"],
+            "text": post.text,
+            "kind": "correction",
+            "correction_of": original.to_dict(),
+        }
+        return replace(post, extra={**post.extra, "payload": payload})
+
+    def render_retraction(
+        self, release: Release, original: Receipt, reason: str, ctx: ChannelContext
+    ) -> Post:
+        """A small payload that tells the receiver the release was withdrawn, and why."""
+        post = super().render_retraction(release, original, reason, ctx)
+        payload = {
+            "id": release.key,
+            "kind": "retraction",
+            "title": release.title,
+            "reason": reason,
+            "text": post.text,
+            "retraction_of": original.to_dict(),
+        }
+        return replace(post, extra={**post.extra, "payload": payload})
 
     def publish(self, post: Post, ctx: ChannelContext) -> Receipt:
         """POST the payload; a 2xx is a receipt, anything else raises a typed error."""
@@ -194,6 +217,13 @@ def render_text(template: str, release: Release) -> str:
         raise PermanentError(f"webhook template: {exc}") from exc
     lines = [line.rstrip() for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def with_payload(post: Post, payload: dict[str, Any]) -> Post:
+    """``post`` carrying ``payload``, and the SHA-256 of the exact body that will be sent (the
+    audit trail records that hash, so a receiver's copy can be checked against it)."""
+    digest = "sha256:" + hashlib.sha256(canonical_body(payload)).hexdigest()
+    return replace(post, extra={**post.extra, "payload": payload, "payload_sha256": digest})
 
 
 def canonical_body(payload: Any) -> bytes:

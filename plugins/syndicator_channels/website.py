@@ -94,7 +94,7 @@ class WebsiteChannel(Channel):
         Option("per_page", int, default=20, help="releases per index page"),
         Option("language", str, default="id", help="language of the site's own words (id or en)"),
     )
-    limits = Limits()
+    limits = Limits(max_media=10_000)  # a page shows every image; files are linked
     capabilities = Capabilities(media=True, edit=True, delete=True)
     idempotency = "key"
 

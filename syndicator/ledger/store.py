@@ -294,7 +294,10 @@ class Store:
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._conn.execute(sql, tuple(params)).fetchall()
+            try:
+                return self._conn.execute(sql, tuple(params)).fetchall()
+            except sqlite3.DatabaseError as exc:  # a damaged page: name the file, never a traceback
+                raise LedgerError(f"{self.path}: cannot read the state file: {exc}") from exc
 
     @staticmethod
     def _event(
