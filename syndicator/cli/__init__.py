@@ -174,9 +174,9 @@ def build_cli(pm: pluggy.PluginManager) -> click.Group:
             load_plugins_dir(pm, plugins_dir)
         ctx.obj = App(pm, config_option, verbosity)
 
-    from . import admin, inspect, operate, plugin, run
+    from . import admin, inspect, operate, plugin, report, run
 
-    for module in (run, inspect, operate, admin, plugin):
+    for module in (run, inspect, operate, admin, plugin, report):
         module.register(cli)
     pm.hook.register_commands(cli=cli)
     return cli
