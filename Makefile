@@ -41,7 +41,7 @@ typecheck: install-test
 pytest: install-test
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 	@echo "core (syndicator/) line coverage:"
-	@$(BIN)/python -m coverage report --include='syndicator/*' | tail -1
+	@$(BIN)/python -m coverage report --include='syndicator/*' | grep TOTAL
 
 test: lint typecheck pytest
 
