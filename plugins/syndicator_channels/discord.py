@@ -42,6 +42,8 @@ from syndicator.models import Post, Receipt, Release
 from syndicator.options import Option, Secret
 from syndicator.render import URL_RE, fit_summary, truncate
 from syndicator_channels.webhook import describe_url
+from syndicator_channels.wire import json_body as _json
+from syndicator_channels.wire import root_cause as _reason
 
 if TYPE_CHECKING:
     import requests  # imported where it is used: loading the plugin stays cheap
@@ -411,15 +413,6 @@ def _retry_after(resp: requests.Response, info: Mapping[str, Any]) -> float | No
     return None
 
 
-def _json(resp: requests.Response) -> Any:
-    if not resp.content:
-        return None
-    try:
-        return resp.json()
-    except ValueError:
-        return None
-
-
 def _causes(exc: BaseException) -> list[BaseException]:
     todo: list[BaseException] = [exc]
     seen: list[BaseException] = []
@@ -431,14 +424,6 @@ def _causes(exc: BaseException) -> list[BaseException]:
         nested = (getattr(current, "reason", None), current.__cause__, current.__context__, *current.args)
         todo.extend(e for e in nested if isinstance(e, BaseException))
     return seen
-
-
-def _reason(exc: BaseException) -> str:
-    """The lowest-level cause (e.g. "Connection refused"), without the URL."""
-    for e in _causes(exc):
-        if isinstance(e, OSError) and e.strerror:
-            return e.strerror
-    return type(_causes(exc)[-1]).__name__
 
 
 def _transport_error(where: str, what: str, exc: BaseException, *, posts: bool) -> Exception:

@@ -41,6 +41,8 @@ from syndicator.http import parse_retry_after
 from syndicator.models import Post, Receipt, Release
 from syndicator.options import Option, Secret
 from syndicator_channels.webhook import describe_url
+from syndicator_channels.wire import json_body as _json
+from syndicator_channels.wire import root_cause as _reason
 
 if TYPE_CHECKING:
     import requests  # imported where it is used: loading the plugin stays cheap
@@ -491,28 +493,3 @@ class _Api:
                 f"matrix {self.where}: {what}: HTTP {code} redirect; set homeserver to the final URL"
             )
         return PermanentError(detail)
-
-
-def _json(resp: requests.Response) -> Any:
-    if not resp.content:
-        return None
-    try:
-        return resp.json()
-    except ValueError:
-        return None
-
-
-def _reason(exc: BaseException) -> str:
-    """The lowest-level cause (e.g. "Connection refused"), without URLs or tokens."""
-    todo: list[BaseException] = [exc]
-    seen: list[BaseException] = []
-    while todo:
-        current = todo.pop(0)
-        if any(current is s for s in seen):
-            continue
-        seen.append(current)
-        if isinstance(current, OSError) and current.strerror:
-            return current.strerror
-        nested = (getattr(current, "reason", None), current.__cause__, current.__context__, *current.args)
-        todo.extend(e for e in nested if isinstance(e, BaseException))
-    return type(seen[-1]).__name__

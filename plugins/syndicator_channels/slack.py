@@ -37,6 +37,7 @@ from syndicator.http import parse_retry_after
 from syndicator.models import Post, Receipt, Release
 from syndicator.options import Option, Secret
 from syndicator_channels.webhook import describe_url
+from syndicator_channels.wire import root_cause as _reason
 
 if TYPE_CHECKING:
     import requests  # imported where it is used: loading the plugin stays cheap
@@ -302,13 +303,6 @@ def _nothing_sent(exc: requests.RequestException) -> bool:
     from urllib3.exceptions import NameResolutionError, NewConnectionError
 
     return any(isinstance(e, (NewConnectionError, NameResolutionError)) for e in _cause_chain(exc))
-
-
-def _reason(exc: BaseException) -> str:
-    for e in _cause_chain(exc):
-        if isinstance(e, OSError) and e.strerror:
-            return e.strerror
-    return type(_cause_chain(exc)[-1]).__name__
 
 
 def _transport_error(where: str, exc: requests.RequestException) -> Exception:

@@ -56,6 +56,8 @@ from syndicator.models import Media, Post, Receipt, Release
 from syndicator.options import Option, Secret
 from syndicator.render import split_thread
 from syndicator_channels.webhook import describe_url
+from syndicator_channels.wire import json_body as _json
+from syndicator_channels.wire import root_cause as _reason
 
 if TYPE_CHECKING:
     import requests  # imported where it is used: loading the plugin stays cheap
@@ -1104,31 +1106,6 @@ class _Api:
         if 300 <= code < 400:
             return PermanentError(f"telegram {self.where}: {method}: HTTP {code} redirect; check api_base")
         return PermanentError(detail)
-
-
-def _json(resp: requests.Response) -> Any:
-    if not resp.content:
-        return None
-    try:
-        return resp.json()
-    except ValueError:
-        return None
-
-
-def _reason(exc: BaseException) -> str:
-    """The lowest-level cause (e.g. "Connection refused"), without URLs (which hold the token)."""
-    todo: list[BaseException] = [exc]
-    seen: list[BaseException] = []
-    while todo:
-        current = todo.pop(0)
-        if any(current is s for s in seen):
-            continue
-        seen.append(current)
-        if isinstance(current, OSError) and current.strerror:
-            return current.strerror
-        nested = (getattr(current, "reason", None), current.__cause__, current.__context__, *current.args)
-        todo.extend(e for e in nested if isinstance(e, BaseException))
-    return type(seen[-1]).__name__
 
 
 def _nothing_sent(exc: BaseException) -> bool:

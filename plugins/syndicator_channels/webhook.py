@@ -33,6 +33,8 @@ from syndicator.errors import AuthError, PermanentError, TransientError
 from syndicator.http import parse_retry_after
 from syndicator.models import Media, Post, Receipt, Release
 from syndicator.options import Option, Secret
+from syndicator_channels.wire import json_body as _json_or_none
+from syndicator_channels.wire import root_cause as _reason
 
 if TYPE_CHECKING:
     import requests  # imported where used, so loading this plugin stays cheap
@@ -284,33 +286,6 @@ def _static_headers(ctx: ChannelContext) -> dict[str, str]:
     if bad:
         raise PermanentError(f"webhook headers: values must be strings ({', '.join(bad)})")
     return dict(headers)
-
-
-def _json_or_none(resp: requests.Response) -> Any:
-    if not resp.content:
-        return None
-    try:
-        return resp.json()
-    except ValueError:
-        return None
-
-
-def _reason(exc: BaseException) -> str:
-    """The lowest-level cause (e.g. "Connection refused"), without URLs or object reprs."""
-    todo: list[BaseException] = [exc]
-    seen: set[int] = set()
-    names: list[str] = []
-    while todo:
-        current = todo.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        names.append(type(current).__name__)
-        if isinstance(current, OSError) and current.strerror:
-            return current.strerror
-        nested = (getattr(current, "reason", None), current.__cause__, current.__context__, *current.args)
-        todo.extend(e for e in nested if isinstance(e, BaseException))
-    return names[-1]
 
 
 def _transport_error(where: str, exc: requests.RequestException) -> Exception:

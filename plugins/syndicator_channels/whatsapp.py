@@ -50,6 +50,7 @@ from syndicator.models import Post, Receipt, Release
 from syndicator.options import Option, Secret
 from syndicator.render import truncate
 from syndicator_channels.webhook import describe_url
+from syndicator_channels.wire import json_body as _json
 
 if TYPE_CHECKING:
     import requests  # imported where it is used: loading the plugin stays cheap
@@ -498,15 +499,6 @@ class _Api:
         if status == 403:
             return Failure("auth", code, text)
         return Failure("permanent", code, text)
-
-
-def _json(resp: requests.Response) -> Any:
-    if not resp.content:
-        return None
-    try:
-        return resp.json()
-    except ValueError:
-        return None
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

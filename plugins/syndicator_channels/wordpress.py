@@ -48,6 +48,8 @@ from syndicator.errors import AuthError, ChannelError, PermanentError, Transient
 from syndicator.http import parse_retry_after
 from syndicator.models import Media, Post, Receipt, Release
 from syndicator.options import Option, Secret
+from syndicator_channels.wire import json_body as _json
+from syndicator_channels.wire import root_cause as _reason
 
 from .website_common import file_type, human_size
 
@@ -688,27 +690,3 @@ def _unique(values: Sequence[Any]) -> list[Any]:
             seen.add(key)
             out.append(v)
     return out
-
-
-def _json(resp: requests.Response) -> Any:
-    if not resp.content:
-        return None
-    try:
-        return resp.json()
-    except ValueError:
-        return None
-
-
-def _reason(exc: BaseException) -> str:
-    """The innermost cause ("Connection refused"), without URLs that might carry anything."""
-    current: BaseException | None = exc
-    seen: set[int] = set()
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.strerror:
-            return current.strerror
-        nested = getattr(current, "reason", None) or current.__cause__ or current.__context__
-        if nested is None and current.args and isinstance(current.args[0], BaseException):
-            nested = current.args[0]
-        current = nested if isinstance(nested, BaseException) else None
-    return type(exc).__name__
