@@ -223,7 +223,9 @@ class Dispatcher:
         # The hash of the exact bytes sent where the channel knows them, else of the rendered post.
         payload_hash = (str(post.extra.get("payload_sha256") or "") or post.payload_hash) if post else None
         if rt.pacer is not None:  # wait for the slot before claiming: a crash here leaves it pending
-            rt.pacer.wait()
+            rt.pacer.wait(self.stop.wait)
+            if self.stop.is_set():
+                return Outcome(key, channel, "skipped", "stopping: left for the next run")
         with rt.lock:  # the quota check and the claim are one step, across this channel's threads
             waiting = self._quota_wait(rt, now)
             if waiting:

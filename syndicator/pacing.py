@@ -65,13 +65,17 @@ class Pacer:
         self._next = 0.0
         self._lock = threading.Lock()
 
-    def wait(self) -> float:
-        """Block until this caller's slot; returns the seconds waited."""
+    def wait(self, sleep: Callable[[float], object] | None = None) -> float:
+        """Block until this caller's slot; returns the seconds waited.
+
+        ``sleep`` may be an interruptible wait (``threading.Event.wait``) so a stopping run
+        does not sit out a long pacing interval.
+        """
         with self._lock:
             now = self._clock()
             slot = max(now, self._next)
             self._next = slot + self.interval
         delay = slot - now
         if delay > 0:
-            self._sleep(delay)
+            (sleep or self._sleep)(delay)
         return delay
