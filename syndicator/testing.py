@@ -258,7 +258,11 @@ class ScriptedServer:
             self._queues.setdefault(key, deque()).extend(responses)
 
     def handler(self, method: str, path: str, fn: Handler) -> None:
-        """Answer ``method path`` with ``fn(recorded_request)``; replaces any scripted queue."""
+        """Answer ``method path`` with ``fn(recorded_request)``; replaces any scripted queue.
+
+        A ``path`` ending in ``*`` matches every path that starts with the rest (for paths that
+        end in an id the test cannot know, such as a Matrix transaction id).
+        """
         key = (method.upper(), path)
         with self._lock:
             self._queues.pop(key, None)
@@ -283,6 +287,15 @@ class ScriptedServer:
             self._requests.append(recorded)
             fn = self._handlers.get(key)
             queue = self._queues.get(key)
+            if fn is None and queue is None:
+                fn = next(
+                    (
+                        f
+                        for (m, p), f in self._handlers.items()
+                        if p.endswith("*") and m == recorded.method and recorded.path.startswith(p[:-1])
+                    ),
+                    None,
+                )
             if fn is None:
                 if not queue:
                     return self.default
