@@ -175,7 +175,9 @@ recipients = ["redaksi@koran.example", "desk@tv.example"]
 
         assert len(inbox.messages) == 1
         mail = inbox.messages[0]
-        assert mail["Subject"].strip() == TITLE and "Bcc" not in mail and mail["Message-ID"].startswith("<syn-")
+        assert (
+            mail["Subject"].strip() == TITLE and "Bcc" not in mail and mail["Message-ID"].startswith("<syn-")
+        )
         plain = mail.get_body(preferencelist=("plain",)).get_content()
         html = mail.get_body(preferencelist=("html",)).get_content()
         assert URL in plain and "Sungai Lawe Harapan" in html
