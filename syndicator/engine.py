@@ -88,6 +88,7 @@ class Engine:
         self.ledger = ledger
         self.now = now
         self._runtimes: dict[str, ChannelRuntime] = {}
+        self._order: dict[str, int] = {}  # release keys in dispatch order, from the last gate pass
 
     # -- building blocks ----------------------------------------------------------------------
 
@@ -222,7 +223,9 @@ class Engine:
         now = self.now()
         zone = f" ({self.config.timezone})"
         due: list[GateRow] = []
-        for row in self.ledger.gate_rows():
+        rows = self.ledger.gate_rows()
+        self._order = {row.key: i for i, row in enumerate(rows)}  # urgent first, for due_tasks
+        for row in rows:
             verdict = gate(
                 content_hash=row.content_hash,
                 approved_hash=row.approved_hash,
@@ -348,7 +351,7 @@ class Engine:
         now = self.now()
         wanted = set(sources) if sources else None
         names = {c.name for c in channels}
-        order = {row.key: i for i, row in enumerate(self.ledger.gate_rows())}  # urgent first
+        order = self._order or {row.key: i for i, row in enumerate(self.ledger.gate_rows())}  # urgent first
         tasks = [
             (d.release_key, d.channel)
             for d in self.ledger.deliveries(states=[DeliveryState.PENDING, DeliveryState.FAILED])
