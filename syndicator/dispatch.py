@@ -309,15 +309,8 @@ class Dispatcher:
     def _quota_wait(self, rt: ChannelRuntime, now: datetime) -> str:
         """Why this channel must wait for its daily quota, or "" when it may call now."""
         quota = rt.config.daily_quota
-        if not quota:
-            return ""
-        since = now - timedelta(hours=24)
-        if self.ledger.calls_since(rt.config.name, since) < quota:
-            return ""
-        oldest = self.ledger.oldest_call_since(rt.config.name, since) or now
-        return (
-            f"daily quota of {quota} calls reached; next slot at {(oldest + timedelta(hours=24)).isoformat()}"
-        )
+        slot = self.ledger.quota_next_slot(rt.config.name, quota, now) if quota else None
+        return f"daily quota of {quota} calls reached; next slot at {slot.isoformat()}" if slot else ""
 
     def _record_error(
         self,

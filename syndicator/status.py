@@ -131,13 +131,10 @@ def release_statuses(
 
 def quota_waits(ledger: Ledger, config: Config, now: datetime) -> dict[str, str]:
     """Channels whose daily quota is used up, with when the next call may go."""
-    from datetime import timedelta
-
     out: dict[str, str] = {}
-    since = now - timedelta(hours=24)
     for name, cfg in config.channels.items():
-        if cfg.daily_quota and ledger.calls_since(name, since) >= cfg.daily_quota:
-            oldest = ledger.oldest_call_since(name, since) or now
-            nxt = (oldest + timedelta(hours=24)).astimezone(config.timezone)
+        slot = ledger.quota_next_slot(name, cfg.daily_quota, now) if cfg.daily_quota else None
+        if slot is not None:
+            nxt = slot.astimezone(config.timezone)
             out[name] = f"daily quota of {cfg.daily_quota} used; next slot {nxt:%Y-%m-%d %H:%M}"
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import SyndicatorError
@@ -223,20 +223,18 @@ class DeliveryRecords(Store):
                     )
         return out
 
-    def calls_since(self, channel: str, since: datetime) -> int:
-        """How many calls were made to ``channel`` since ``since`` (for daily quotas)."""
+    def quota_next_slot(self, channel: str, quota: int, now: datetime) -> datetime | None:
+        """When ``channel`` may next be called under a quota of ``quota`` calls in any 24 hours,
+        or None when it may be called now (the calls are the ``in_flight`` events)."""
+        since = now - timedelta(hours=24)
         rows = self._query(
-            "SELECT COUNT(*) FROM events WHERE channel = ? AND event = 'in_flight' AND at >= ?",
+            "SELECT COUNT(*), MIN(at) FROM events WHERE channel = ? AND event = 'in_flight' AND at >= ?",
             (channel, _iso(since)),
         )
-        return int(rows[0][0])
-
-    def oldest_call_since(self, channel: str, since: datetime) -> datetime | None:
-        rows = self._query(
-            "SELECT MIN(at) FROM events WHERE channel = ? AND event = 'in_flight' AND at >= ?",
-            (channel, _iso(since)),
-        )
-        return _dt(rows[0][0])
+        used, oldest = int(rows[0][0]), _dt(rows[0][1])
+        if used < quota:
+            return None
+        return (oldest or now) + timedelta(hours=24)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Deliveries per channel per state."""
