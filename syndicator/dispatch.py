@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 
 import pluggy
 
-from .approval import gate
 from .channel import Channel, ChannelContext
 from .config import ChannelConfig
 from .errors import AuthError, PermanentError, TransientError, UnknownOutcome
@@ -176,15 +175,7 @@ class Dispatcher:
             return Outcome(key, channel, "skipped", f"next attempt at {delivery.next_attempt_at.isoformat()}")
         release, action = stored.release, delivery.action
         if action is not Action.RETRACT:  # a retraction goes out precisely because the release is withdrawn
-            verdict = gate(
-                content_hash=release.content_hash,
-                approved_hash=stored.approved_hash,
-                approved_by=stored.pinned.approved_by if stored.pinned else None,
-                hold_reason=stored.hold_reason,
-                publish_at=release.publish_at,
-                retracted=stored.retracted_at is not None,
-                now=now,
-            )
+            verdict = stored.verdict(now)
             if not verdict.due or release.content_hash != delivery.content_hash:
                 return Outcome(key, channel, "skipped", verdict.reason or "content changed since planned")
         if rt.auth_failed:

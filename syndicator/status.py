@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .approval import gate
 from .config import Config
 from .ledger import Ledger, StoredRelease
 from .models import NEEDS_OPERATOR, Delivery, DeliveryState
@@ -84,16 +83,7 @@ def release_status(
     routed = tuple(n for n in config.channels if takes(n))
     if stored.retracted_at is not None:
         return ReleaseStatus(stored, "retracted", stored.retracted_reason or "", routed, by_channel)
-    verdict = gate(
-        content_hash=release.content_hash,
-        approved_hash=stored.approved_hash,
-        approved_by=stored.pinned.approved_by if stored.pinned else None,
-        hold_reason=stored.hold_reason,
-        publish_at=release.publish_at.astimezone(config.timezone) if release.publish_at else None,
-        retracted=False,
-        now=now,
-        zone_label=f" ({config.timezone})",
-    )
+    verdict = stored.verdict(now, config.timezone)
     if not verdict.due:
         return ReleaseStatus(stored, "held", verdict.reason, routed, by_channel)
     states = [by_channel[n].state for n in routed if n in by_channel]

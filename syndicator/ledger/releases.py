@@ -7,9 +7,9 @@ import sqlite3
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
-from ..approval import PinnedApproval
+from ..approval import GateResult, PinnedApproval, gate
 from ..errors import ReleaseNotFound
 from ..models import Release
 from .sourcestate import SourceStateBuffer
@@ -37,6 +37,20 @@ class StoredRelease:
     @property
     def approved_hash(self) -> str | None:
         return self.pinned.approved_hash if self.pinned else None
+
+    def verdict(self, now: datetime, zone: tzinfo | None = None) -> GateResult:
+        """The gate's answer for this release now; ``zone`` only changes how an embargo reads."""
+        publish_at = self.release.publish_at
+        return gate(
+            content_hash=self.release.content_hash,
+            approved_hash=self.approved_hash,
+            approved_by=self.pinned.approved_by if self.pinned else None,
+            hold_reason=self.hold_reason,
+            publish_at=publish_at.astimezone(zone) if publish_at and zone else publish_at,
+            retracted=self.retracted_at is not None,
+            now=now,
+            zone_label=f" ({zone})" if zone else "",
+        )
 
 
 @dataclass(frozen=True)
