@@ -43,6 +43,7 @@ from syndicator.options import Option, Secret
 from syndicator.render import URL_RE, fit_summary, truncate
 from syndicator_channels.webhook import describe_url
 from syndicator_channels.wire import json_body as _json
+from syndicator_channels.wire import nothing_sent
 from syndicator_channels.wire import root_cause as _reason
 
 if TYPE_CHECKING:
@@ -413,30 +414,13 @@ def _retry_after(resp: requests.Response, info: Mapping[str, Any]) -> float | No
     return None
 
 
-def _causes(exc: BaseException) -> list[BaseException]:
-    todo: list[BaseException] = [exc]
-    seen: list[BaseException] = []
-    while todo:
-        current = todo.pop(0)
-        if any(current is s for s in seen):
-            continue
-        seen.append(current)
-        nested = (getattr(current, "reason", None), current.__cause__, current.__context__, *current.args)
-        todo.extend(e for e in nested if isinstance(e, BaseException))
-    return seen
-
-
 def _transport_error(where: str, what: str, exc: BaseException, *, posts: bool) -> Exception:
     import requests
-    from urllib3.exceptions import NameResolutionError, NewConnectionError
 
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema)):
         return PermanentError(f"discord {where}: {what}: invalid webhook URL ({type(exc).__name__})")
     reason = _reason(exc)
-    unsent = isinstance(exc, (requests.ConnectTimeout, requests.exceptions.SSLError)) or any(
-        isinstance(e, (NewConnectionError, NameResolutionError)) for e in _causes(exc)
-    )
-    if unsent or not posts:  # nothing went out, or doing it again does no harm
+    if nothing_sent(exc) or not posts:  # nothing went out, or doing it again does no harm
         return TransientError(f"discord {where}: {what}: connection failed ({reason})")
     what_happened = (
         "timed out waiting for Discord"

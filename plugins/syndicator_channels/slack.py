@@ -37,6 +37,7 @@ from syndicator.http import parse_retry_after
 from syndicator.models import Post, Receipt, Release
 from syndicator.options import Option, Secret
 from syndicator_channels.webhook import describe_url
+from syndicator_channels.wire import nothing_sent as _nothing_sent
 from syndicator_channels.wire import root_cause as _reason
 
 if TYPE_CHECKING:
@@ -279,30 +280,6 @@ def _webhook_url(options: Mapping[str, Any]) -> str:
     if parts.scheme not in ("https", "http"):
         raise PermanentError("slack: webhook_url must be an https:// URL with a host")
     return url
-
-
-def _cause_chain(exc: BaseException) -> list[BaseException]:
-    todo: list[BaseException] = [exc]
-    seen: list[BaseException] = []
-    while todo:
-        current = todo.pop(0)
-        if any(current is s for s in seen):
-            continue
-        seen.append(current)
-        nested = (getattr(current, "reason", None), current.__cause__, current.__context__, *current.args)
-        todo.extend(e for e in nested if isinstance(e, BaseException))
-    return seen
-
-
-def _nothing_sent(exc: requests.RequestException) -> bool:
-    """True when the request certainly never reached Slack (no connection was made)."""
-    import requests
-
-    if isinstance(exc, (requests.ConnectTimeout, requests.exceptions.SSLError)):
-        return True
-    from urllib3.exceptions import NameResolutionError, NewConnectionError
-
-    return any(isinstance(e, (NewConnectionError, NameResolutionError)) for e in _cause_chain(exc))
 
 
 def _transport_error(where: str, exc: requests.RequestException) -> Exception:

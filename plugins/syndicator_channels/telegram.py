@@ -57,6 +57,7 @@ from syndicator.options import Option, Secret
 from syndicator.render import split_thread
 from syndicator_channels.webhook import describe_url
 from syndicator_channels.wire import json_body as _json
+from syndicator_channels.wire import nothing_sent as _nothing_sent
 from syndicator_channels.wire import root_cause as _reason
 
 if TYPE_CHECKING:
@@ -1106,26 +1107,6 @@ class _Api:
         if 300 <= code < 400:
             return PermanentError(f"telegram {self.where}: {method}: HTTP {code} redirect; check api_base")
         return PermanentError(detail)
-
-
-def _nothing_sent(exc: BaseException) -> bool:
-    import requests
-    from urllib3.exceptions import NameResolutionError, NewConnectionError
-
-    if isinstance(exc, (requests.ConnectTimeout, requests.exceptions.SSLError)):
-        return True
-    todo: list[BaseException] = [exc]
-    seen: list[BaseException] = []
-    while todo:
-        current = todo.pop(0)
-        if any(current is s for s in seen):
-            continue
-        seen.append(current)
-        if isinstance(current, (NewConnectionError, NameResolutionError)):
-            return True
-        nested = (getattr(current, "reason", None), current.__cause__, current.__context__, *current.args)
-        todo.extend(e for e in nested if isinstance(e, BaseException))
-    return False
 
 
 def _transport_error(where: str, method: str, exc: BaseException, *, writes: bool) -> Exception:

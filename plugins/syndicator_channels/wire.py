@@ -18,20 +18,36 @@ def json_body(resp: requests.Response) -> Any:
         return None
 
 
+def causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and everything behind it (reason, cause, context, args), breadth first, once each."""
+    todo: list[BaseException] = [exc]
+    seen: list[BaseException] = []
+    while todo:
+        current = todo.pop(0)
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        nested = (getattr(current, "reason", None), current.__cause__, current.__context__, *current.args)
+        todo.extend(e for e in nested if isinstance(e, BaseException))
+    return seen
+
+
 def root_cause(exc: BaseException) -> str:
     """The lowest-level reason for a failed call ("Connection refused"), never a URL: some
     platforms put the token in the URL, and exception texts repeat it."""
-    todo: list[BaseException] = [exc]
-    seen: set[int] = set()
-    last = exc
-    while todo:
-        current = todo.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        last = current
+    chain = causes(exc)
+    for current in chain:
         if isinstance(current, OSError) and current.strerror:
             return current.strerror
-        nested = (getattr(current, "reason", None), current.__cause__, current.__context__, *current.args)
-        todo.extend(e for e in nested if isinstance(e, BaseException))
-    return type(last).__name__
+    return type(chain[-1]).__name__
+
+
+def nothing_sent(exc: BaseException) -> bool:
+    """True when the request certainly never left: no connection was made (refused, no such
+    host, connect timeout, TLS handshake). Anything else may have reached the platform."""
+    import requests
+    from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return True
+    return any(isinstance(e, NewConnectionError | NameResolutionError) for e in causes(exc))
