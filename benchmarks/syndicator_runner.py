@@ -7,6 +7,9 @@ POSTing to the feed's sink URL. One tick is ``syndicator -q run``, a whole proce
     cd ../shared/bench
     python3 run_bench.py bench --runner $PWD/../../main/benchmarks/syndicator_runner.py:SyndicatorRunner \
         --opt bin=$PWD/../../main/.venv/bin/syndicator --reps 3
+
+Options: ``bin`` (the syndicator executable), ``concurrency`` (per channel, default 8),
+``keep_text`` (default: the config default, "always").
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ class SyndicatorRunner(Runner):  # type: ignore[misc]
     def setup(self, ctx: BenchContext) -> None:
         self.ctx = ctx
         concurrency = int(self.opt("concurrency", 8))
-        lines = ["[syndicator]", 'state = "state.db"', 'timezone = "Asia/Jakarta"', ""]
+        lines = ["[syndicator]", 'state = "state.db"', 'timezone = "Asia/Jakarta"']
+        if self.opt("keep_text", ""):  # "until-delivered": the smaller state file
+            lines.append(f'keep_text = "{self.opt("keep_text")}"')
+        lines.append("")
         for feed in ctx.feeds:
             lines += [
                 f'[sources."{feed.name}"]',

@@ -8,7 +8,8 @@ The core owns the loop over channels and the ledger; a channel never writes stat
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
@@ -17,6 +18,8 @@ from .options import Option
 
 if TYPE_CHECKING:
     import requests
+
+    from .http import Pool
 
 from .models import Post, Receipt, Release
 
@@ -61,6 +64,17 @@ class ChannelContext:
     attempt: int = 1
     _session_factory: Any = field(default=None, repr=False)
     _session: Any = field(default=None, repr=False)
+    _pool_factory: Any = field(default=None, repr=False)
+
+    @property
+    def pool(self) -> Pool:
+        """The channel's shared :class:`~syndicator.http.Pool`: a lighter client than
+        :attr:`http` for a channel whose calls are simple and many (the webhook)."""
+        if self._pool_factory is None:
+            from .http import Pool
+
+            self._pool_factory = _once(Pool)
+        return cast("Pool", self._pool_factory())
 
     @property
     def http(self) -> requests.Session:
@@ -76,6 +90,19 @@ class ChannelContext:
         """A path from config, relative to the config file's folder."""
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base_dir / p
+
+
+def _once(factory: Callable[[], Any]) -> Callable[[], Any]:
+    made: list[Any] = []
+    lock = threading.Lock()
+
+    def get() -> Any:
+        with lock:
+            if not made:
+                made.append(factory())
+            return made[0]
+
+    return get
 
 
 class Channel:

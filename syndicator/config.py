@@ -30,6 +30,18 @@ _SETTINGS = (
     Option("timezone", str, default="UTC", help="zone for dates written without one"),
     Option("plugins_dir", str, help="a folder of one-off plugin modules (*.py)"),
     Option("user_agent", str, help="User-Agent for feed fetches and channel calls"),
+    Option(
+        "keep_text",
+        str,
+        default="always",
+        choices=("always", "until-delivered"),
+        help='"until-delivered" lets a release\'s text go once every channel has it (a smaller state file)',
+    ),
+    Option(
+        "parse_workers",
+        int,
+        help="processes that parse feeds side by side (default: one per CPU, at most 4; 0: none)",
+    ),
 )
 _SOURCE_CORE = (
     Option("type", str, required=True),
@@ -162,6 +174,8 @@ class Config:
     channels: dict[str, ChannelConfig] = field(default_factory=dict)
     plugins_dir: Path | None = None
     user_agent: str | None = None
+    parse_workers: int | None = None  # None: one per CPU core
+    keep_text: str = "always"
     alert_channels: tuple[str, ...] = ()
 
     @property
@@ -379,6 +393,8 @@ def load_config(path: Path, pm: pluggy.PluginManager, environ: Mapping[str, str]
         channels=channels,
         plugins_dir=(base / plugins_dir) if plugins_dir else None,
         user_agent=settings.get("user_agent"),
+        parse_workers=settings.get("parse_workers"),
+        keep_text=settings["keep_text"],
         alert_channels=tuple(alerts.get("channels") or ()),
     )
 

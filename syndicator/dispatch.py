@@ -13,8 +13,10 @@ import logging
 import random
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -29,6 +31,9 @@ from .pacing import Pacer
 
 log = logging.getLogger(__name__)
 
+#: Delivery threads per run, shared by all channels. Threads mostly wait on the network;
+#: more than this only makes them fight over the interpreter lock.
+MAX_WORKERS = 16
 MAX_BACKOFF = 6 * 3600.0  # a retry waits at most six hours, however many attempts
 RETRYABLE = (DeliveryState.PENDING, DeliveryState.FAILED)
 
@@ -72,6 +77,47 @@ class ChannelRuntime:
     auth_failed: str = ""  # once credentials are refused, stop calling this channel in this run
     lock: threading.Lock = field(default_factory=threading.Lock)
     pacer: Pacer | None = None
+    recycle: Callable[[ChannelContext], None] = lambda ctx: None  # done with a context
+
+
+class _ChannelQueue:
+    """Due deliveries per channel, handed out in their given order to whichever worker asks,
+    never more than a channel's ``concurrency`` at once: one slow channel does not hold up
+    the others, and no channel is called harder than configured."""
+
+    def __init__(self, tasks: Iterable[tuple[str, str]], limits: dict[str, int]) -> None:
+        self._waiting: dict[str, deque[tuple[int, str]]] = {}
+        for n, (key, channel) in enumerate(tasks):
+            self._waiting.setdefault(channel, deque()).append((n, key))
+        self._limits = {name: max(1, limits.get(name, 1)) for name in self._waiting}
+        self._busy = dict.fromkeys(self._waiting, 0)
+        self._ready = threading.Condition()
+
+    def useful_workers(self) -> int:
+        return sum(min(self._limits[c], len(q)) for c, q in self._waiting.items())
+
+    def take(self) -> tuple[str, str] | None:
+        """The next (release key, channel) whose channel has a free slot; None when all is done."""
+        with self._ready:
+            while True:
+                best: str | None = None
+                for channel, queue in self._waiting.items():
+                    free = queue and self._busy[channel] < self._limits[channel]
+                    if free and (best is None or queue[0][0] < self._waiting[best][0][0]):
+                        best = channel
+                if best is not None:
+                    self._busy[best] += 1
+                    return self._waiting[best].popleft()[1], best
+                if not any(self._waiting.values()):
+                    return None
+                self._ready.wait()
+
+    def done(self, channel: str) -> bool:
+        """Free the channel's slot; True once the channel has nothing left in this run."""
+        with self._ready:
+            self._busy[channel] -= 1
+            self._ready.notify_all()
+            return not self._waiting[channel] and not self._busy[channel]
 
 
 class Dispatcher:
@@ -97,27 +143,39 @@ class Dispatcher:
         self.actor = actor
         self.stop = stop or threading.Event()  # set on SIGTERM: finish the calls in flight, start no more
         self.progress = progress
-        self._releases: dict[str, StoredRelease | None] = {}  # one read per release per run
+        # A release going to several channels is read once; it is dropped after its last
+        # delivery of the run, so memory follows the deliveries in flight, not the backlog.
+        self._releases: dict[str, StoredRelease | None] = {}
+        self._uses: Counter[str] = Counter()
+        self._cache_lock = threading.Lock()
 
     def run(self, tasks: Iterable[tuple[str, str]]) -> list[Outcome]:
-        """Deliver (release key, channel) pairs: channels side by side, each with its own pool."""
-        by_channel: dict[str, list[str]] = {}
-        for key, channel in tasks:
-            by_channel.setdefault(channel, []).append(key)
+        """Deliver (release key, channel) pairs in the order given, each channel at most
+        ``concurrency`` calls at a time, all channels sharing one pool of worker threads."""
+        tasks = list(tasks)
+        self._uses.update(key for key, _ in tasks)
+        queue = _ChannelQueue(tasks, {name: rt.config.concurrency for name, rt in self.runtimes.items()})
         outcomes: list[Outcome] = []
-        lock = threading.Lock()
 
-        def run_channel(name: str, keys: list[str]) -> None:
-            rt = self.runtimes[name]
-            with ThreadPoolExecutor(rt.config.concurrency, thread_name_prefix=f"syn-{name}") as pool:
-                for outcome in pool.map(lambda k: self.deliver_one(k, name), keys):
-                    with lock:
-                        outcomes.append(outcome)
-            self._finish(rt)
+        def work() -> None:
+            while (task := queue.take()) is not None:
+                key, name = task
+                try:
+                    outcomes.append(self.deliver_one(key, name))
+                finally:
+                    self._done_with(key)
+                    if queue.done(name):  # this channel's last delivery in this run
+                        self._finish(self.runtimes[name])
 
-        if by_channel:
-            with ThreadPoolExecutor(len(by_channel), thread_name_prefix="syn-channel") as outer:
-                for future in [outer.submit(run_channel, n, ks) for n, ks in by_channel.items()]:
+        workers = min(MAX_WORKERS, queue.useful_workers())
+        if workers:
+            # Import the HTTP stack here, once: threads importing it side by side can see
+            # a half-initialised module.
+            import requests  # noqa: F401
+            import urllib3  # noqa: F401
+
+            with ThreadPoolExecutor(workers, thread_name_prefix="syn-deliver") as pool:
+                for future in [pool.submit(work) for _ in range(workers)]:
                     future.result()
         return outcomes
 
@@ -159,9 +217,20 @@ class Dispatcher:
         return outcome
 
     def _release(self, key: str) -> StoredRelease | None:
-        if key not in self._releases:
-            self._releases[key] = self.ledger.release(key)
-        return self._releases[key]
+        with self._cache_lock:
+            if key in self._releases:
+                return self._releases[key]
+        stored = self.ledger.release(key)
+        with self._cache_lock:
+            if self._uses[key] > 0:
+                self._releases[key] = stored
+        return stored
+
+    def _done_with(self, key: str) -> None:
+        with self._cache_lock:
+            self._uses[key] -= 1
+            if self._uses[key] <= 0:
+                self._releases.pop(key, None)
 
     def _deliver(self, rt: ChannelRuntime, key: str, channel: str) -> Outcome:
         now = self.now()
@@ -178,6 +247,8 @@ class Dispatcher:
             verdict = stored.verdict(now)
             if not verdict.due or release.content_hash != delivery.content_hash:
                 return Outcome(key, channel, "skipped", verdict.reason or "content changed since planned")
+            if not stored.has_text:  # never send a release without its body
+                return Outcome(key, channel, "skipped", "its text was let go (keep_text)")
         if rt.auth_failed:
             return Outcome(key, channel, "skipped", f"credentials refused earlier: {rt.auth_failed}")
 
@@ -187,6 +258,16 @@ class Dispatcher:
             attempt=attempt,
             dry_run=self.dry_run,
         )
+        try:
+            return self._attempt(rt, delivery, stored, ctx, attempt)
+        finally:
+            rt.recycle(ctx)  # its HTTP session serves the next delivery to this channel
+
+    def _attempt(
+        self, rt: ChannelRuntime, delivery: Delivery, stored: StoredRelease, ctx: ChannelContext, attempt: int
+    ) -> Outcome:
+        """Render, claim (``in_flight``), call the channel, and record what happened."""
+        key, channel, action, now = delivery.release_key, delivery.channel, delivery.action, self.now()
         try:
             plan = self._plan_call(rt, delivery, stored.release, stored.retracted_reason or "", ctx)
         except Exception as exc:  # a render bug or a bad template: nothing was sent, so it is safe
@@ -217,7 +298,8 @@ class Dispatcher:
             rt.pacer.wait(self.stop.wait)
             if self.stop.is_set():
                 return Outcome(key, channel, "skipped", "stopping: left for the next run")
-        with rt.lock:  # the quota check and the claim are one step, across this channel's threads
+        # Under a quota, the check and the claim are one step across this channel's threads.
+        with rt.lock if rt.config.daily_quota else nullcontext():
             waiting = self._quota_wait(rt, now)
             if waiting:
                 return Outcome(key, channel, "waiting", waiting)

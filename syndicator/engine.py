@@ -6,14 +6,17 @@ holds no state of its own between runs: everything it knows is in the ledger.
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -21,11 +24,14 @@ from .approval import Hold, PinnedApproval, gate, pin
 from .channel import ChannelContext
 from .config import ChannelConfig, Config, SourceConfig
 from .dispatch import ChannelRuntime, Dispatcher, Outcome, effective_idempotency, idempotency_key, notify
-from .errors import SourceError, SyndicatorError
+from .errors import SourceError, StateError, SyndicatorError
 from .ledger import GateRow, Ledger, SourceStateBuffer, utcnow
 from .models import NEEDS_OPERATOR, Action, DeliveryState, Receipt, Release
 from .pacing import Pacer, parse_rate
 from .sources.base import SourceContext
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +78,16 @@ def _reason_kind(reason: str) -> str:
     return next((k for k in HOLD_KINDS if reason.startswith(k)), reason.split(":", 1)[0])
 
 
+def _offload(pool: ProcessPoolExecutor, fn: Callable[..., Any], *args: Any) -> Any:
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return pool.submit(fn, *args).result()
+    except BrokenProcessPool:  # a parser process died (killed, out of memory): parse here
+        log.warning("a parser process stopped; parsing in the main process")
+        return fn(*args)
+
+
 class Engine:
     def __init__(
         self,
@@ -100,15 +116,34 @@ class Engine:
     def _make_runtime(self, cfg: ChannelConfig) -> ChannelRuntime:
         from .http import make_session
 
-        local = threading.local()  # one session per worker thread: requests.Session is not thread-safe
+        # requests.Session is not thread-safe: each call borrows one, and gives it back
+        # afterwards with its open connections, so a channel keeps at most `concurrency`.
+        idle: list[Any] = []
+        lock = threading.Lock()
 
         def session() -> Any:
-            if getattr(local, "session", None) is None:
-                local.session = make_session(
-                    timeout=cfg.timeout, user_agent=self.config.user_agent, pool_size=cfg.concurrency
-                )
-            return local.session
+            with lock:
+                if idle:
+                    return idle.pop()
+            return make_session(timeout=cfg.timeout, user_agent=self.config.user_agent, pool_size=1)
 
+        def recycle(ctx: ChannelContext) -> None:
+            if ctx._session is not None:
+                with lock:
+                    idle.append(ctx._session)
+                ctx._session = None
+
+        def pool() -> Any:
+            from .http import Pool
+
+            with lock:
+                if not pools:
+                    pools.append(
+                        Pool(timeout=cfg.timeout, user_agent=self.config.user_agent, maxsize=cfg.concurrency)
+                    )
+                return pools[0]
+
+        pools: list[Any] = []
         logger = logging.getLogger(f"syndicator.channel.{cfg.name}")
 
         def make_context(**overrides: Any) -> ChannelContext:
@@ -119,11 +154,12 @@ class Engine:
                 logger=logger,
                 timezone=str(self.config.timezone),
                 _session_factory=session,
+                _pool_factory=pool,
                 **overrides,
             )
 
         pacer = Pacer(parse_rate(cfg.rate)) if cfg.rate else None
-        return ChannelRuntime(cfg, cfg.cls(), make_context, pacer=pacer)
+        return ChannelRuntime(cfg, cfg.cls(), make_context, pacer=pacer, recycle=recycle)
 
     def source_context(self, cfg: SourceConfig, state: Any) -> SourceContext:
         from .http import make_session
@@ -157,24 +193,61 @@ class Engine:
         ]
         if not configs:
             return
-        with ThreadPoolExecutor(
-            min(FETCH_CONCURRENCY, len(configs)), thread_name_prefix="syn-source"
-        ) as pool:
-            futures = {pool.submit(self._read_source, cfg): cfg for cfg in configs}
-            for future in as_completed(futures):
-                cfg = futures[future]
-                try:
-                    items, state = future.result()
-                    self._store_source(cfg, items, state, report)
-                except SourceError as exc:
-                    report.source_errors.append(str(exc))
-                except Exception as exc:  # a broken source plugin must not stop the other sources
-                    log.debug("source %s crashed", cfg.name, exc_info=True)
-                    report.source_errors.append(f"{cfg.name}: {type(exc).__name__}: {exc}")
+        parsers = self._start_parsers(len(configs))
+        try:
+            with ThreadPoolExecutor(
+                min(FETCH_CONCURRENCY, len(configs)), thread_name_prefix="syn-source"
+            ) as pool:
+                futures = {pool.submit(self._read_source, cfg, parsers): cfg for cfg in configs}
+                for future in as_completed(futures):
+                    cfg = futures[future]
+                    try:
+                        items, state = future.result()
+                        self._store_source(cfg, items, state, report)
+                    except SourceError as exc:
+                        report.source_errors.append(str(exc))
+                    except StateError:  # the ledger cannot be written: stop the run, not just this source
+                        raise
+                    except Exception as exc:  # a broken source plugin must not stop the other sources
+                        log.debug("source %s crashed", cfg.name, exc_info=True)
+                        report.source_errors.append(f"{cfg.name}: {type(exc).__name__}: {exc}")
+        finally:
+            if parsers is not None:
+                parsers.shutdown(cancel_futures=True)
 
-    def _read_source(self, cfg: SourceConfig) -> tuple[list[Release | SourceError], SourceStateBuffer]:
+    def _start_parsers(self, sources: int) -> ProcessPoolExecutor | None:
+        """Parser processes for sources to ``offload`` to, or None to parse in this process.
+
+        They are forked before any thread of this run exists (forking a threaded process can
+        copy a lock some other thread holds), and only pay off with several sources.
+        """
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        workers = self.config.parse_workers
+        if workers is None:
+            workers = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+        workers = min(workers, sources)
+        if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            return None
+        # A forked worker inherits the ledger's connection but never touches it, and leaves
+        # with os._exit, so it cannot close or checkpoint the parent's database.
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        gc.freeze()  # the collector would otherwise write to (and so copy) every shared page
+        try:
+            pool.submit(int).result()  # fork them all now, while this is the only thread
+        finally:
+            gc.unfreeze()
+        return pool
+
+    def _read_source(
+        self, cfg: SourceConfig, parsers: ProcessPoolExecutor | None = None
+    ) -> tuple[list[Release | SourceError], SourceStateBuffer]:
         state = SourceStateBuffer(self.ledger, cfg.name)
-        return list(cfg.cls().collect(self.source_context(cfg, state))), state
+        ctx = self.source_context(cfg, state)
+        if parsers is not None:
+            ctx._offload = partial(_offload, parsers)
+        return list(cfg.cls().collect(ctx)), state
 
     def _store_source(
         self,
@@ -260,6 +333,10 @@ class Engine:
                         changes.append((row.key, cfg.name, row.content_hash, self._change_action(cfg)))
                     continue
                 if not cfg.backfill and (row.due_since or now) < first_seen:
+                    report.not_backfilled += 1
+                    continue
+                if not row.has_text:  # delivered everywhere before this channel came, and let go
+                    log.warning("%s -> %s: not sent, its text was let go (keep_text)", row.key, cfg.name)
                     report.not_backfilled += 1
                     continue
                 pairs.append((row.key, cfg.name, row.content_hash))
@@ -411,6 +488,8 @@ class Engine:
             progress=progress,
         )
         report.outcomes = dispatcher.run(tasks)
+        if not dry_run and self.config.keep_text == "until-delivered":
+            self.ledger.let_go_of_delivered_text()
         report.needs_operator = len(self.ledger.deliveries(states=NEEDS_OPERATOR))
         return report
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class SyndicatorError(Exception):
@@ -47,6 +48,13 @@ class SourceError(SyndicatorError):
         self.reason = message
         where = f"{source}: {item}" if item else source
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # it crosses from a parser process
+        return (_source_error, (self.source, self.reason, self.item))
+
+
+def _source_error(source: str, message: str, item: str | None) -> SourceError:
+    return SourceError(source, message, item=item)
 
 
 class ReleaseNotFound(SyndicatorError):

@@ -217,7 +217,10 @@ def test_an_unknown_key_in_the_syndicator_table_lists_the_known_keys(
 ) -> None:
     found = problems(write(GOOD.replace("[syndicator]", "[syndicator]\nstat = 'x.db'")), pm)
     assert [(p.table, p.key) for p in found] == [("syndicator", "stat")]
-    assert found[0].message == "unknown key (known keys: plugins_dir, state, timezone, user_agent)"
+    assert (
+        found[0].message
+        == "unknown key (known keys: keep_text, parse_workers, plugins_dir, state, timezone, user_agent)"
+    )
 
 
 def test_an_unknown_source_or_channel_type_lists_the_available_ones(write: Callable[..., Path]) -> None:

@@ -420,3 +420,32 @@ def test_delivery_recorded_observers_hear_of_a_delivery_left_unknown_by_a_crash(
 
     assert h.delivery("news/a", "rec").state is DeliveryState.UNKNOWN
     assert ("news/a", "rec", DeliveryState.UNKNOWN) in [s[:3] for s in watcher.seen]
+
+
+def test_channels_share_the_delivery_threads_each_within_its_own_concurrency(h: Harness) -> None:
+    for name in ("satu", "dua", "tiga"):
+        h.channels[name] = {"type": "recorder", "concurrency": 1}
+    h.channels.pop("rec", None)
+    h.journal.delay = 0.1
+    for n in range(4):
+        h.write(f"r{n}.md", id=f"r{n}", title=f"Rilis {n}")
+
+    h.run()
+
+    assert 2 <= h.journal.max_active <= 3  # side by side, but one call at a time per channel
+    for name in ("satu", "dua", "tiga"):  # one at a time, so in the planned order
+        assert h.journal.sent_keys(name) == ["news/r0", "news/r1", "news/r2", "news/r3"]
+
+
+def test_the_channel_queue_hands_out_in_order_within_limits_and_says_when_a_channel_is_done() -> None:
+    from syndicator.dispatch import _ChannelQueue
+
+    queue = _ChannelQueue([("a", "x"), ("b", "y"), ("c", "x"), ("d", "x")], {"x": 2, "y": 1})
+    assert queue.useful_workers() == 3
+    assert [queue.take(), queue.take(), queue.take()] == [("a", "x"), ("b", "y"), ("c", "x")]
+    assert queue.done("y") is True  # nothing more for y
+    assert queue.done("x") is False  # "c" is still out and "d" waits
+    assert queue.take() == ("d", "x")
+    assert queue.take() is None  # all handed out
+    assert queue.done("x") is False
+    assert queue.done("x") is True

@@ -6,6 +6,7 @@ to :class:`ScriptedServer`; both listen on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,3 +160,67 @@ def test_a_feed_that_recovers_is_delivered_on_the_next_run(
 
     assert [e.split(":", 1)[0] for e in first.source_errors] == ["flaky"] and posted(hook) == ["flaky/x"]
     assert second.source_errors == [] and second.new == ["flaky/x"] and second.exit_code == 0
+
+
+# -- parser processes ---------------------------------------------------------------------------
+
+
+def _ledger_rows(h: Harness) -> list[tuple[str, str, str]]:
+    rows = [(s.key, s.release.content_hash, s.release.body_text) for s in h.ledger.releases()]
+    return sorted(rows)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_parser_processes_store_exactly_what_parsing_here_stores(
+    tmp_path: Path, feeds: FeedServer, hook: ScriptedServer, workers: int
+) -> None:
+    """Three feeds (one broken) parsed in processes or here: the same releases, hashes and errors."""
+    results = []
+    for mode in (workers, 0):
+        h = Harness(tmp_path / f"m{mode}-{len(results)}")
+        h.sources = {}
+        h.channels = {"hook": {"type": "webhook", "url": hook.url + "/hook"}}
+        h.settings["parse_workers"] = mode
+        add_feed(h, "satu", feeds.set("/satu.xml", rss("a", "b")))
+        add_feed(h, "dua", feeds.set("/dua.xml", rss("c")))
+        add_feed(h, "rusak", feeds.set("/rusak.xml", "<html><body>bukan feed</body></html>"))
+        report = h.run()
+        results.append((_ledger_rows(h), sorted(report.source_errors), sorted(report.new)))
+        h.close()
+    assert results[0] == results[1]
+    _rows, errors, new = results[0]
+    assert new == ["dua/c", "satu/a", "satu/b"]
+    assert len(errors) == 1 and errors[0].startswith("rusak: not a feed")
+
+
+def test_a_parser_process_that_dies_leaves_the_parsing_to_the_main_process() -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from syndicator.engine import _offload
+
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    try:
+        assert _offload(pool, _die_unless_in, os.getpid()) == "parsed here"
+    finally:
+        pool.shutdown()
+
+
+def _die_unless_in(pid: int) -> str:
+    if os.getpid() != pid:
+        os._exit(1)  # as the out-of-memory killer would
+    return "parsed here"
+
+
+def test_a_source_error_crosses_from_a_parser_process_whole() -> None:
+    import pickle
+
+    from syndicator.errors import SourceError
+
+    error = pickle.loads(pickle.dumps(SourceError("pemprov", "not a feed: HTML page", item="x")))
+    assert (error.source, error.reason, error.item, str(error)) == (
+        "pemprov",
+        "not a feed: HTML page",
+        "x",
+        "pemprov: x: not a feed: HTML page",
+    )

@@ -23,7 +23,7 @@ from syndicator_channels.webhook import WebhookChannel, canonical_body, describe
 from syndicator import hookspecs
 from syndicator.channel import Channel, ChannelContext
 from syndicator.errors import AuthError, ChannelError, PermanentError, TransientError
-from syndicator.http import make_session
+from syndicator.http import Pool
 from syndicator.models import Media, Post, Release
 from syndicator.options import Secret, resolve_options
 from syndicator.testing import Recorded, Reply, ScriptedServer
@@ -65,6 +65,7 @@ def make_ctx(tmp_path: Path, scripted_server: ScriptedServer) -> CtxFactory:
         *,
         secret: str | None = SECRET,
         session: Callable[[], requests.Session] | None = None,
+        pool: Callable[[], Pool] | None = None,
         url: str | None = None,
         **raw: Any,
     ) -> ChannelContext:
@@ -83,6 +84,7 @@ def make_ctx(tmp_path: Path, scripted_server: ScriptedServer) -> CtxFactory:
             logger=logging.getLogger("t"),
             idempotency_key="k-123",
             _session_factory=session,
+            _pool_factory=pool,
         )
 
     return make
@@ -359,11 +361,11 @@ def test_redirect_is_not_followed(
     assert [r.method for r in scripted_server.requests] == ["POST"]
 
 
-def test_timeout_from_session_is_transient(
+def test_timeout_from_the_channel_config_is_transient(
     release: Release, make_ctx: CtxFactory, scripted_server: ScriptedServer
 ) -> None:
     scripted_server.script("POST", PATH, Reply(201, json={"id": 1}, delay=3))
-    ctx = make_ctx(session=lambda: make_session(timeout=0.2))
+    ctx = make_ctx(pool=lambda: Pool(timeout=0.2))  # the channel's timeout, as the engine sets it
     start = time.monotonic()
     with pytest.raises(TransientError, match="Idempotency-Key"):
         _publish(ctx, release)
@@ -423,7 +425,7 @@ def test_secret_never_in_errors_or_logs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     scripted_server.script("POST", PATH, reply)
-    ctx = make_ctx(session=lambda: make_session(timeout=0.3))
+    ctx = make_ctx(pool=lambda: Pool(timeout=0.3))
     caplog.set_level(logging.DEBUG)
     with pytest.raises(ChannelError) as info:
         _publish(ctx, release)

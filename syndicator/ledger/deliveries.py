@@ -131,37 +131,44 @@ class DeliveryRecords(Store):
         else :class:`SyndicatorError` (the caller lost the delivery to someone else).
         """
 
+        sets = ["state = ?", "updated_at = ?", "next_attempt_at = ?"]
+        params: list[Any] = [str(state), _iso(now), _iso(next_attempt_at)]
+        if attempts is not None:
+            sets.append("attempts = ?")
+            params.append(attempts)
+        if receipt is not None:
+            sets.append("receipt = ?")
+            params.append(json.dumps(receipt.to_dict(), ensure_ascii=False))
+        if error is not None:
+            sets.append("last_error = ?")
+            params.append(error)
+        if state is DeliveryState.SENT:
+            sets.append("sent_at = ?")
+            params.append(_iso(now))
+        if action is not None:
+            sets.append("action = ?")
+            params.append(str(action))
+        where = "release_key = ? AND channel = ?"
+        params += [release_key, channel]
+        allowed = [str(s) for s in expect] if expect is not None else []
+        if expect is not None:
+            where += f" AND state IN ({','.join('?' * len(allowed))})"
+            params += allowed
+        sql = f"UPDATE deliveries SET {', '.join(sets)} WHERE {where} RETURNING *"
+
         def write(conn: sqlite3.Connection) -> Delivery:
-            row = conn.execute(
-                "SELECT * FROM deliveries WHERE release_key = ? AND channel = ?", (release_key, channel)
-            ).fetchone()
+            # One statement moves the row and returns it; the guard is in its WHERE clause.
+            row = next(iter(conn.execute(sql, params).fetchall()), None)
             if row is None:
-                raise SyndicatorError(f"no delivery of {release_key} to {channel}")
-            if expect is not None and row["state"] not in {str(s) for s in expect}:
+                found = conn.execute(
+                    "SELECT state FROM deliveries WHERE release_key = ? AND channel = ?",
+                    (release_key, channel),
+                ).fetchone()
+                if found is None:
+                    raise SyndicatorError(f"no delivery of {release_key} to {channel}")
                 raise SyndicatorError(
-                    f"delivery of {release_key} to {channel} is {row['state']}, not {'/'.join(map(str, expect))}"
+                    f"delivery of {release_key} to {channel} is {found[0]}, not {'/'.join(allowed)}"
                 )
-            sets = ["state = ?", "updated_at = ?", "next_attempt_at = ?"]
-            params: list[Any] = [str(state), _iso(now), _iso(next_attempt_at)]
-            if attempts is not None:
-                sets.append("attempts = ?")
-                params.append(attempts)
-            if receipt is not None:
-                sets.append("receipt = ?")
-                params.append(json.dumps(receipt.to_dict(), ensure_ascii=False))
-            if error is not None:
-                sets.append("last_error = ?")
-                params.append(error)
-            if state is DeliveryState.SENT:
-                sets.append("sent_at = ?")
-                params.append(_iso(now))
-            if action is not None:
-                sets.append("action = ?")
-                params.append(str(action))
-            conn.execute(
-                f"UPDATE deliveries SET {', '.join(sets)} WHERE release_key = ? AND channel = ?",
-                (*params, release_key, channel),
-            )
             self._event(
                 conn,
                 now,
@@ -172,15 +179,12 @@ class DeliveryRecords(Store):
                 state=str(state),
                 content_hash=row["content_hash"],
                 payload_hash=payload_hash,
-                attempt=attempts if attempts is not None else row["attempts"],
+                attempt=row["attempts"],
                 remote_id=receipt.remote_id if receipt else None,
                 url=receipt.url if receipt else None,
                 detail=error if error and not detail else detail,
             )
-            new = conn.execute(
-                "SELECT * FROM deliveries WHERE release_key = ? AND channel = ?", (release_key, channel)
-            ).fetchone()
-            return self._delivery(new)
+            return self._delivery(row)
 
         # Shares its commit (one fsync) with the other dispatcher threads' writes.
         return self.group_write(write)

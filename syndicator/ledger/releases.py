@@ -8,6 +8,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from typing import Any
 
 from ..approval import GateResult, PinnedApproval, gate
 from ..errors import ReleaseNotFound
@@ -29,6 +30,7 @@ class StoredRelease:
     retracted_at: datetime | None
     retracted_by: str | None
     retracted_reason: str | None
+    has_text: bool = True  # False once the text was let go (``keep_text``): only the hash is left
 
     @property
     def key(self) -> str:
@@ -65,6 +67,7 @@ class GateRow:
     publish_at: datetime | None
     due_since: datetime | None
     priority: str
+    has_text: bool = True
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,35 @@ class Summary:
     hold_reason: str | None
 
 
+_SELECT = "SELECT releases.*, release_text.data AS text FROM releases LEFT JOIN release_text USING (key)"
+
+
 class ReleaseRecords(Store):
+    def _upgrade(self, conn: sqlite3.Connection, version: int) -> None:
+        super()._upgrade(conn, version)
+        if 0 < version < 2:  # schema 1 kept the text inside each release's data
+            for key, data in conn.execute("SELECT key, data FROM releases").fetchall():
+                packed, text = pack_release(unpack_release(data))
+                conn.execute("UPDATE releases SET data = ? WHERE key = ?", (packed, key))
+                conn.execute("INSERT OR REPLACE INTO release_text (key, data) VALUES (?,?)", (key, text))
+
+    def let_go_of_delivered_text(self) -> int:
+        """Drop the text of releases that every planned channel has, in the version it has.
+
+        The row, its content hash, the receipts and the audit trail stay. Releases that are
+        held, embargoed, still waiting for a channel, or needing an operator keep their text.
+        Returns how many let go.
+        """
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "DELETE FROM release_text WHERE key IN ("
+                " SELECT d.release_key FROM deliveries d JOIN releases r ON r.key = d.release_key"
+                " GROUP BY d.release_key"
+                " HAVING SUM(d.state NOT IN ('sent', 'retracted', 'abandoned')"
+                " OR d.content_hash != r.content_hash) = 0)"
+            )
+            return cur.rowcount
+
     def summaries(self, source: str) -> dict[str, Summary]:
         rows = self._query(
             "SELECT key, content_hash, approved_by, approved_at, approved_hash, approval_origin,"
@@ -126,7 +157,7 @@ class ReleaseRecords(Store):
             outcome = "changed"
         else:
             return "same"
-        data = pack_release(release)
+        data, text = pack_release(release)
         changed_at = now if old is None or old["content_hash"] != content_hash else None
         conn.execute(
             "INSERT INTO releases (key, source, release_id, title, content_hash, data, tags, priority,"
@@ -162,6 +193,10 @@ class ReleaseRecords(Store):
                 hold_reason,
                 _iso(changed_at),
             ),
+        )
+        conn.execute(
+            "INSERT INTO release_text (key, data) VALUES (?,?) ON CONFLICT (key) DO UPDATE SET data=excluded.data",
+            (release.key, text),
         )
         if outcome == "new":
             self._event(
@@ -202,8 +237,9 @@ class ReleaseRecords(Store):
         first_seen = _dt(row["first_seen"])
         changed_at = _dt(row["changed_at"])
         assert first_seen is not None and changed_at is not None
+        text = row["text"]
         return StoredRelease(
-            release=unpack_release(row["data"]),
+            release=unpack_release(row["data"], text, row["content_hash"]),
             first_seen=first_seen,
             changed_at=changed_at,
             pinned=pinned,
@@ -212,18 +248,19 @@ class ReleaseRecords(Store):
             retracted_at=_dt(row["retracted_at"]),
             retracted_by=row["retracted_by"],
             retracted_reason=row["retracted_reason"],
+            has_text=text is not None,
         )
 
     def release(self, key: str) -> StoredRelease | None:
-        rows = self._query("SELECT * FROM releases WHERE key = ?", (key,))
+        rows = self._query(_SELECT + " WHERE key = ?", (key,))
         return self._stored(rows[0]) if rows else None
 
     def find_release(self, ref: str) -> StoredRelease:
         """A release by key (``source/id``), by id alone, or by a unique key prefix."""
         for sql, param in (
-            ("SELECT * FROM releases WHERE key = ?", ref),
-            ("SELECT * FROM releases WHERE release_id = ?", ref),
-            ("SELECT * FROM releases WHERE key LIKE ? ESCAPE '\\' ORDER BY key", _like_prefix(ref)),
+            (_SELECT + " WHERE key = ?", ref),
+            (_SELECT + " WHERE release_id = ?", ref),
+            (_SELECT + " WHERE key LIKE ? ESCAPE '\\' ORDER BY key", _like_prefix(ref)),
         ):
             rows = self._query(sql + " LIMIT 11", (param,))
             if len(rows) == 1:
@@ -234,7 +271,7 @@ class ReleaseRecords(Store):
         raise ReleaseNotFound(f"no release {ref!r} in the ledger (see `syndicator releases list`)")
 
     def releases(self, *, source: str | None = None, limit: int | None = None) -> list[StoredRelease]:
-        sql, params = "SELECT * FROM releases", []
+        sql, params = _SELECT, []
         if source:
             sql += " WHERE source = ?"
             params.append(source)
@@ -246,7 +283,7 @@ class ReleaseRecords(Store):
     def approved_releases(self) -> list[StoredRelease]:
         """Releases whose approval matches their content and that are not retracted."""
         rows = self._query(
-            "SELECT * FROM releases WHERE approved_hash = content_hash AND retracted_at IS NULL"
+            _SELECT + " WHERE approved_hash = content_hash AND retracted_at IS NULL"
             " ORDER BY (priority = 'urgent') DESC, COALESCE(publish_at, published, first_seen), key"
         )
         return [self._stored(r) for r in rows]
@@ -305,7 +342,7 @@ class ReleaseRecords(Store):
         """The few columns the gate and the planner need, for every release not retracted."""
         rows = self._query(
             "SELECT key, source, tags, content_hash, approved_hash, approved_by, hold_reason, publish_at,"
-            " due_since, priority FROM releases WHERE retracted_at IS NULL"
+            " due_since, priority, key IN (SELECT key FROM release_text) FROM releases WHERE retracted_at IS NULL"
             " ORDER BY (priority = 'urgent') DESC, COALESCE(publish_at, published, first_seen), key"
         )
         return [
@@ -320,6 +357,7 @@ class ReleaseRecords(Store):
                 _dt(r["publish_at"]),
                 _dt(r["due_since"]),
                 r["priority"],
+                bool(r[10]),
             )
             for r in rows
         ]
@@ -342,21 +380,37 @@ class ReleaseRecords(Store):
         return {r["name"]: _dt(r["first_seen"]) or utcnow() for r in self._query("SELECT * FROM channels")}
 
 
-def pack_release(release: Release) -> bytes:
-    """The release as stored: compressed JSON without the plain text, which is derived from the
-    HTML on load (bodies are most of a ledger's size; this keeps it about a quarter as big)."""
+TEXT_FIELDS = ("summary", "body_html")
+
+
+def pack_release(release: Release) -> tuple[bytes, bytes]:
+    """The release as stored: compressed JSON of its fields, and apart from them its text
+    (summary and body), which may be let go once delivered. The plain text is not stored:
+    it is derived from the HTML on load (bodies are most of a ledger's size)."""
     fields = release.to_dict()
     fields.pop("body_text", None)
+    text = {k: fields.pop(k) for k in TEXT_FIELDS}
+    return _compress(fields), _compress(text)
+
+
+def _compress(fields: dict[str, Any]) -> bytes:
     return zlib.compress(json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode(), 6)
 
 
-def unpack_release(data: bytes | str) -> Release:
+def unpack_release(data: bytes | str, text: bytes | None = None, content_hash: str | None = None) -> Release:
+    """A stored release. Without its text (let go), it keeps the stored ``content_hash``, which
+    can no longer be computed from what is left."""
     fields = json.loads(zlib.decompress(data) if isinstance(data, bytes) else data)
+    if text is not None:
+        fields.update(json.loads(zlib.decompress(text)))
     if "body_text" not in fields:
         from ..content import html_to_text
 
         fields["body_text"] = html_to_text(fields.get("body_html") or "")
-    return Release.from_dict(fields)
+    release = Release.from_dict(fields)
+    if text is None and content_hash and "body_html" not in fields:
+        release.__dict__["content_hash"] = content_hash  # the cached_property's slot
+    return release
 
 
 def _pinned(row: sqlite3.Row) -> PinnedApproval | None:

@@ -22,7 +22,7 @@ from typing import Any, Generic, Self, TypeVar
 
 from ..errors import StateError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,6 +51,9 @@ CREATE TABLE IF NOT EXISTS releases (
     retracted_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS releases_source ON releases (source);
+-- A release's text (summary and body), apart from its row so that it can be let go once
+-- every channel has the release (``keep_text``); the row keeps the content hash.
+CREATE TABLE IF NOT EXISTS release_text (key TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS deliveries (
     release_key TEXT NOT NULL REFERENCES releases (key),
     channel TEXT NOT NULL,
@@ -83,8 +86,8 @@ CREATE TABLE IF NOT EXISTS events (
     detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS events_release ON events (release_key);
-CREATE INDEX IF NOT EXISTS events_at ON events (at);
-CREATE INDEX IF NOT EXISTS events_channel_event ON events (channel, event, at);
+-- Only calls are counted by time (daily quotas); the rest of the log is read by release or in order.
+CREATE INDEX IF NOT EXISTS events_calls ON events (channel, at) WHERE event = 'in_flight';
 CREATE TABLE IF NOT EXISTS alerts (
     problem TEXT PRIMARY KEY, first_seen TEXT NOT NULL, sent_at TEXT, cleared_at TEXT, summary TEXT NOT NULL
 );
@@ -203,20 +206,40 @@ class Store:
                 raise LedgerError(
                     f"{path}: written by a newer syndicator (schema {version}, this one knows {SCHEMA_VERSION})"
                 )
+            if version == 0:  # a new file: space freed by let-go text is given back on close
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{path}: cannot open the state file: {exc}") from exc
         except OSError as exc:
             raise LedgerError(f"{path}: cannot create the state folder: {exc.strerror}") from exc
-        return cls(conn, path)
+        store = cls(conn, path)
+        try:  # always a write: a full disk or a read-only file fails here, before any work
+            conn.execute("BEGIN IMMEDIATE")
+            if version < SCHEMA_VERSION:
+                store._upgrade(conn, version)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise LedgerError(f"{path}: cannot open the state file: {exc}") from exc
+        return store
+
+    def _upgrade(self, conn: sqlite3.Connection, version: int) -> None:
+        """Bring a file written by an older schema up to date (``version`` 0: a new file)."""
+        if 0 < version < 2:  # schema 1 indexed every event by time and by (channel, event)
+            conn.execute("DROP INDEX IF EXISTS events_at")
+            conn.execute("DROP INDEX IF EXISTS events_channel_event")
 
     def close(self) -> None:
         with self._lock:
-            try:  # fold the write-ahead log back into the file, so the state is one small file
+            try:  # give freed pages back (text let go), then fold the WAL into the file
+                if self._conn.execute("PRAGMA freelist_count").fetchone()[0]:
+                    # executescript steps it to the end; execute would free one page per call
+                    self._conn.executescript("PRAGMA incremental_vacuum;")
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.DatabaseError:
                 pass  # read-only or busy: the WAL is still valid and is folded in next time
@@ -276,6 +299,15 @@ class Store:
         return item.result  # type: ignore[return-value]
 
     def _commit(self, batch: list[_Write[Any]]) -> None:
+        if len(batch) == 1:  # alone: its own transaction is the savepoint
+            item = batch[0]
+            try:
+                with self.transaction() as conn:
+                    item.result = item.op(conn)
+            except Exception as exc:
+                item.error = exc
+            item.done = True
+            return
         try:
             with self.transaction() as conn:
                 for n, item in enumerate(batch):

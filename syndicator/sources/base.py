@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from ..options import Option
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
     from ..errors import SourceError
     from ..models import Release
+
+T = TypeVar("T")
 
 
 class StateStore(Protocol):
@@ -40,6 +42,7 @@ class SourceContext:
     defaults: Mapping[str, Any] = field(default_factory=dict)  # agency, language, tags
     _session_factory: Any = field(default=None, repr=False)
     _session: Any = field(default=None, repr=False)
+    _offload: Callable[..., Any] | None = field(default=None, repr=False)
 
     @property
     def http(self) -> requests.Session:
@@ -48,6 +51,17 @@ class SourceContext:
 
             self._session = (self._session_factory or make_session)()
         return cast("requests.Session", self._session)
+
+    def offload(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)``, in one of the engine's parser processes when it has them.
+
+        For CPU-bound work such as parsing a feed, so several sources parse on several
+        cores. ``fn`` must be a module-level function, and its arguments and result must
+        pickle. Without parser processes (one core, ``parse_workers = 0``) it runs here.
+        """
+        if self._offload is None:
+            return fn(*args)
+        return cast("T", self._offload(fn, *args))
 
     def path(self, value: str) -> Path:
         p = Path(value).expanduser()

@@ -434,6 +434,34 @@ def releases_from_parsed(
         yield release
 
 
+def read_feed(
+    body: bytes,
+    headers: Mapping[str, str],
+    source: str,
+    url: str,
+    tz: tzinfo,
+    defaults: Mapping[str, Any],
+) -> list[Release | SourceError]:
+    """A fetched feed's releases, or a SourceError for each entry that cannot be one.
+
+    Raises SourceError when the body is not a feed at all. Module-level and pure, so it can
+    run in a parser process (see ``SourceContext.offload``).
+    """
+    try:
+        parsed = parse_feed_bytes(body, headers)
+    except Exception as exc:  # feedparser should not raise; if it does, it is this feed's fault
+        raise SourceError(source, f"cannot parse the feed: {exc!r}") from None
+    entries = [e for e in parsed.get("entries") or () if e]  # a truncated <item> gives {}
+    bozo = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if not entries and (not parsed.get("version") or (bozo is not None and not _harmless(bozo))):
+        raise SourceError(source, f"not a feed: {bozo_reason(bozo)}")
+    if bozo is not None:
+        log.warning(
+            "%s: %s is not well-formed (%s); using what could be read", source, url, bozo_reason(bozo)
+        )
+    return list(releases_from_parsed(parsed, source=source, origin=url, tz=tz, defaults=defaults))
+
+
 class RssSource(Source):
     type = "rss"
     description = "An RSS, RDF or Atom feed, fetched with a conditional GET"
@@ -467,29 +495,15 @@ class RssSource(Source):
                 ctx.state.put_many({"validators": new_validators})
             return
         location = urljoin(response.url or url, response.headers.get("Content-Location") or "")
-        try:
-            parsed = parse_feed_bytes(
-                body,
-                {
-                    "content-type": response.headers.get("Content-Type") or "",
-                    "content-location": location,
-                    "content-language": response.headers.get("Content-Language") or "",
-                },
-            )
-        except Exception as exc:  # feedparser should not raise; if it does, it is this feed's fault
-            raise SourceError(ctx.name, f"cannot parse the feed: {exc!r}") from exc
-        entries = [e for e in parsed.get("entries") or () if e]  # a truncated <item> gives {}
-        bozo = parsed.get("bozo_exception") if parsed.get("bozo") else None
-        if not entries and (not parsed.get("version") or (bozo is not None and not _harmless(bozo))):
-            raise SourceError(ctx.name, f"not a feed: {bozo_reason(bozo)}")
-        if bozo is not None:
-            log.warning(
-                "%s: %s is not well-formed (%s); using what could be read", ctx.name, url, bozo_reason(bozo)
-            )
-        ctx.logger.debug("%s: %d entries in %.2f s", url, len(entries), time.monotonic() - started)
-        yield from releases_from_parsed(
-            parsed, source=ctx.name, origin=url, tz=ctx.timezone, defaults=ctx.defaults
-        )
+        headers = {
+            "content-type": response.headers.get("Content-Type") or "",
+            "content-location": location,
+            "content-language": response.headers.get("Content-Language") or "",
+        }
+        # Parsing is most of a feed's cost: it runs in a parser process when the engine has them.
+        items = ctx.offload(read_feed, body, headers, ctx.name, url, ctx.timezone, dict(ctx.defaults))
+        ctx.logger.debug("%s: %d items in %.2f s", url, len(items), time.monotonic() - started)
+        yield from items
         ctx.state.put_many({"validators": new_validators, "body_sha256": digest})
 
 

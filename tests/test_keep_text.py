@@ -1,0 +1,135 @@
+"""keep_text: a release's text stays in the ledger until every channel has it, or always."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from enginekit import Harness
+
+from syndicator.ledger import SCHEMA_VERSION, Ledger
+from syndicator.models import DeliveryState
+
+BODY = "Pemerintah provinsi membuka layanan informasi publik di setiap kabupaten."
+
+
+@pytest.fixture
+def h(tmp_path: Path) -> Iterator[Harness]:
+    harness = Harness(tmp_path)
+    harness.channels["rec"] = {"type": "recorder"}
+    yield harness
+    harness.close()
+
+
+def test_by_default_the_text_is_kept_after_delivery(h: Harness) -> None:
+    h.write("a.md", id="a", title="Layanan", body=BODY)
+    h.run()
+
+    stored = h.ledger.release("news/a")
+    assert stored is not None and stored.has_text
+    assert BODY in stored.release.body_html
+
+
+def test_until_delivered_lets_the_text_go_and_keeps_the_hash_and_the_trail(h: Harness) -> None:
+    h.settings["keep_text"] = "until-delivered"
+    h.write("a.md", id="a", title="Layanan", body=BODY)
+    h.run()
+    approved = h.delivery("news/a", "rec").content_hash
+
+    stored = h.ledger.release("news/a")
+    assert stored is not None and not stored.has_text
+    assert stored.release.body_html == "" and stored.release.title == "Layanan"
+    assert stored.release.content_hash == approved  # the stored hash, not one of what is left
+    assert stored.verdict(h.clock()).due
+    assert [e.event for e in h.ledger.events(release_key="news/a")][-2:] == ["in_flight", "sent"]
+    h.run()
+    assert h.journal.sent_keys("rec") == ["news/a"]  # nothing goes out again
+
+
+def test_until_delivered_keeps_the_text_of_what_is_not_everywhere_yet(h: Harness) -> None:
+    h.settings["keep_text"] = "until-delivered"
+    h.channels["down"] = {"type": "recorder"}
+    h.journal.fail("down", RuntimeError("boom"), forever=True)
+    h.write("sent.md", id="sent", title="Terkirim", body=BODY)
+    h.write("held.md", id="held", title="Belum disetujui", body=BODY, status="draft", approved_by=None)
+    h.run()
+
+    for key in ("news/sent", "news/held"):
+        stored = h.ledger.release(key)
+        assert stored is not None and stored.has_text, key
+    assert h.delivery("news/sent", "down").state is not DeliveryState.SENT
+
+
+def test_a_channel_added_after_the_text_was_let_go_sends_nothing_without_it(h: Harness) -> None:
+    h.settings["keep_text"] = "until-delivered"
+    h.write("old.md", id="old", title="Sudah terbit", body=BODY)
+    h.run()
+    h.clock.advance(days=1)
+    h.channels["archive"] = {"type": "recorder", "backfill": True}
+
+    report = h.run()
+
+    assert h.journal.sent_keys("archive") == []
+    assert report.not_backfilled == 1
+    assert h.ledger.delivery("news/old", "archive") is None
+
+
+def test_new_content_approved_after_the_text_was_let_go_is_stored_and_sent(h: Harness) -> None:
+    h.settings["keep_text"] = "until-delivered"
+    h.channels["rec"]["on_change"] = "correct"
+    h.write("a.md", id="a", title="Layanan", body=BODY)
+    h.run()
+    h.write(
+        "a.md",
+        id="a",
+        title="Layanan",
+        body=BODY + " Ralat: mulai Senin.",
+        approved_at="2026-11-10T08:00:00+08:00",
+    )
+
+    h.run()
+
+    assert h.journal.sent_keys("rec") == ["news/a", "news/a"]
+    assert h.delivery("news/a", "rec").action.value == "correct"
+    stored = h.ledger.release("news/a")
+    assert stored is not None and not stored.has_text  # let go again once the correction went out
+
+
+def test_a_schema_1_file_is_upgraded_with_each_release_text_moved_apart(h: Harness) -> None:
+    h.write("a.md", id="a", title="Layanan", body=BODY)
+    h.run()
+    h.ledger.close()
+    _downgrade_to_schema_1(h.state_path)
+
+    h.ledger = Ledger.open(h.state_path)
+
+    stored = h.ledger.release("news/a")
+    assert stored is not None and stored.has_text and BODY in stored.release.body_html
+    assert stored.release.content_hash == h.delivery("news/a", "rec").content_hash
+    with sqlite3.connect(h.state_path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "events_at" not in names and "events_calls" in names
+    h.run()
+    assert h.journal.sent_keys("rec") == ["news/a"]
+
+
+def _downgrade_to_schema_1(path: Path) -> None:
+    """The file as syndicator 0.1 wrote it: each release's text inside its data."""
+    conn = sqlite3.connect(path)
+    for key, data in conn.execute("SELECT key, data FROM releases").fetchall():
+        fields = json.loads(zlib.decompress(data))
+        (text,) = conn.execute("SELECT data FROM release_text WHERE key = ?", (key,)).fetchone()
+        fields.update(json.loads(zlib.decompress(text)))
+        conn.execute(
+            "UPDATE releases SET data = ? WHERE key = ?", (zlib.compress(json.dumps(fields).encode()), key)
+        )
+    conn.execute("DROP TABLE release_text")
+    conn.execute("CREATE INDEX events_at ON events (at)")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
