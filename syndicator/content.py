@@ -139,6 +139,8 @@ _BLOCK = {
 
 
 class _TextExtractor(HTMLParser):
+    """The reference extractor: :func:`html_to_text` uses it only for unusual markup."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
@@ -163,24 +165,102 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
+# The fast path (html.parser spends several microseconds per tag): one regex finds each
+# markup token, and the text between tokens is kept with its entities decoded. It must
+# give exactly what _TextExtractor gives, so it accepts only markup that html.parser
+# (Python 3.11's; tests/test_content_text.py checks against it) tokenises the same way:
+# complete tags with whitespace-separated attributes, comments, <?...>, <!...> and CDATA
+# sections. Any other '<' before a letter, '/', '!' or '?' (an unclosed or malformed tag,
+# where html.parser has quirks) is "unusual" and sends the whole value to _TextExtractor;
+# a '<' before anything else is text for both. Names and values use html.parser's own
+# character classes (so <o:p> stays on the fast path), and start tags are read with
+# possessive quantifiers and atomic groups: html.parser reads them greedily, and a regex
+# that backtracked could find another reading of a malformed tag, such as
+# <p a= "><li b="">, and end it elsewhere.
+_SPACE = r"[ \t\n\r\f]"
+_TOKEN = re.compile(
+    rf"""<(?:
+        (?P<start>[a-zA-Z][^\t\n\r\f />\x00]*+)
+        (?>{_SPACE}++ [^\s/>"'=][^\s/=>]*+ (?>{_SPACE}*+=++{_SPACE}*+ (?>"[^"]*+"|'[^']*+'|(?!['"])[^>\s]++))?+)*+
+        {_SPACE}*+ (?P<selfclose>/?)>
+      | /(?P<end>[a-zA-Z][-.a-zA-Z0-9:_]*+){_SPACE}*+>
+      | !--.*?--\s*>                                           # comment
+      | \?[^>]*>                                               # processing instruction
+      | !(?!--|\[)[^>]*>                                       # doctype or bogus comment
+      | !\[[cC][dD][aA][tT][aA](?![-_.a-zA-Z0-9]).*?\]\s*\]\s*>  # CDATA section
+      | (?=[a-zA-Z/!?])(?P<unusual>)
+    )""",
+    re.VERBOSE | re.DOTALL,
+)
+_START_MARK = {tag: "\n\n" for tag in _BLOCK} | {"li": "\n- ", "br": "\n"}
+_END_MARK = dict.fromkeys(_BLOCK, "\n\n")
+# what ends <script> and <style> content for html.parser (its set_cdata_mode pattern)
+_RAW_TEXT_END = {tag: re.compile(rf"</\s*{tag}\s*>", re.IGNORECASE) for tag in ("script", "style")}
+_PARAGRAPH_BREAK = re.compile(r"\n(?!- )\n*(?=.)")
+
+
+def _fast_text(value: str) -> str | None:
+    """What _TextExtractor collects from ``value``, or None when the markup is unusual."""
+    parts: list[str] = []
+    append = parts.append
+    position = 0
+    while (token := _TOKEN.search(value, position)) is not None:
+        begin, end = token.span()
+        if begin > position:
+            text = value[position:begin]
+            append(html.unescape(text) if "&" in text else text)
+        position = end
+        start, selfclose, end_name, unusual = token.groups()
+        if start is not None:
+            name = start.lower()
+            if selfclose:
+                append(_START_MARK.get(name, "") + _END_MARK.get(name, ""))
+            elif name in _RAW_TEXT_END:
+                # script and style content is dropped up to the end tag, if there is one
+                close = _RAW_TEXT_END[name].search(value, position)
+                if close is None:
+                    return "".join(parts)
+                if not close.group().isascii():
+                    return None  # e.g. "</ſcript>": IGNORECASE matches it, html.parser does not
+                position = close.end()
+            elif name in _START_MARK:
+                append(_START_MARK[name])
+        elif end_name is not None:
+            append(_END_MARK.get(end_name.lower(), ""))
+        elif unusual is not None:
+            return None
+    text = value[position:]
+    append(html.unescape(text) if "&" in text else text)
+    return "".join(parts)
+
+
 def html_to_text(value: str) -> str:
     """Readable plain text: paragraphs kept, whitespace collapsed, entities decoded."""
     if not value:
         return ""
-    parser = _TextExtractor()
-    parser.feed(value)
-    parser.close()
-    text = "".join(parser.parts)
-    text = re.sub(r"[ \t\r\f\v\u00a0]+", " ", text)
-    text = re.sub(r" *\n *", "\n", text)
-    text = re.sub(r"\n(?!- )\n*(?=.)", "\n\n", text)  # paragraph breaks become one blank line
-    text = re.sub(r"\n{3,}", "\n\n", text)
+    text = _fast_text(value)
+    if text is None:
+        parser = _TextExtractor()
+        parser.feed(value)
+        parser.close()
+        text = "".join(parser.parts)
+    # Runs of [ \t\r\f\v\u00a0] become one space, then spaces next to a newline go. str
+    # methods do what re.sub did much faster, as those patterns could start anywhere.
+    for space in "\t\r\f\v\xa0":
+        text = text.replace(space, " ")
+    while "  " in text:
+        text = text.replace("  ", " ")
+    text = text.replace(" \n", "\n").replace("\n ", "\n")
+    # Paragraph breaks become one blank line (a lone newline before "- " is a list item).
+    # Longer runs of newlines can only remain at the end, where strip() drops them.
+    text = _PARAGRAPH_BREAK.sub("\n\n", text)
     return text.strip()
 
 
 def plain(value: str) -> str:
     """One line of text from a title or summary that may hold markup or entities."""
-    return re.sub(r"\s+", " ", html_to_text(value) if "<" in value or "&" in value else value).strip()
+    text = html_to_text(value) if "<" in value or "&" in value else value
+    return " ".join(text.split())  # str.split() and re's \s agree on what whitespace is
 
 
 def slugify(value: str, max_length: int = 80) -> str:
