@@ -426,7 +426,7 @@ def test_channels_share_the_delivery_threads_each_within_its_own_concurrency(h: 
     for name in ("satu", "dua", "tiga"):
         h.channels[name] = {"type": "recorder", "concurrency": 1}
     h.channels.pop("rec", None)
-    h.journal.delay = 0.1
+    h.journal.delay = 0.2
     for n in range(4):
         h.write(f"r{n}.md", id=f"r{n}", title=f"Rilis {n}")
 
