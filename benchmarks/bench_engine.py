@@ -41,6 +41,9 @@ class Sink(ThreadingHTTPServer):
 
 class SinkHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the second waits for the client's
+    # delayed ACK (40 ms) on a kept-alive connection, and the benchmark measures that stall.
+    disable_nagle_algorithm = True
     server: Sink
 
     def do_POST(self) -> None:
