@@ -119,6 +119,7 @@ class Engine:
         # requests.Session is not thread-safe: each call borrows one, and gives it back
         # afterwards with its open connections, so a channel keeps at most `concurrency`.
         idle: list[Any] = []
+        pools: list[Any] = []  # the channel's one urllib3 Pool, made on first use
         lock = threading.Lock()
 
         def session() -> Any:
@@ -143,7 +144,6 @@ class Engine:
                     )
                 return pools[0]
 
-        pools: list[Any] = []
         logger = logging.getLogger(f"syndicator.channel.{cfg.name}")
 
         def make_context(**overrides: Any) -> ChannelContext:
