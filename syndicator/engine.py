@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from .approval import Hold, PinnedApproval, gate, pin
-from .channel import ChannelContext
+from .channel import ChannelContext, _once
 from .config import ChannelConfig, Config, SourceConfig
 from .dispatch import ChannelRuntime, Dispatcher, Outcome, effective_idempotency, idempotency_key, notify
 from .errors import SourceError, StateError, SyndicatorError
@@ -119,7 +119,6 @@ class Engine:
         # requests.Session is not thread-safe: each call borrows one, and gives it back
         # afterwards with its open connections, so a channel keeps at most `concurrency`.
         idle: list[Any] = []
-        pools: list[Any] = []  # the channel's one urllib3 Pool, made on first use
         lock = threading.Lock()
 
         def session() -> Any:
@@ -134,16 +133,12 @@ class Engine:
                     idle.append(ctx._session)
                 ctx._session = None
 
-        def pool() -> Any:
+        def new_pool() -> Any:
             from .http import Pool
 
-            with lock:
-                if not pools:
-                    pools.append(
-                        Pool(timeout=cfg.timeout, user_agent=self.config.user_agent, maxsize=cfg.concurrency)
-                    )
-                return pools[0]
+            return Pool(timeout=cfg.timeout, user_agent=self.config.user_agent, maxsize=cfg.concurrency)
 
+        pool = _once(new_pool)
         logger = logging.getLogger(f"syndicator.channel.{cfg.name}")
 
         def make_context(**overrides: Any) -> ChannelContext:
@@ -154,7 +149,7 @@ class Engine:
                 logger=logger,
                 timezone=str(self.config.timezone),
                 _session_factory=session,
-                _pool_factory=pool,
+                _pool_factory=pool,  # one per channel, shared by its calls
                 **overrides,
             )
 
@@ -193,7 +188,7 @@ class Engine:
         ]
         if not configs:
             return
-        parsers = self._start_parsers(len(configs))
+        parsers = self._start_parsers(sum(1 for c in configs if c.cls.offloads))
         try:
             with ThreadPoolExecutor(
                 min(FETCH_CONCURRENCY, len(configs)), thread_name_prefix="syn-source"
@@ -219,7 +214,8 @@ class Engine:
         """Parser processes for sources to ``offload`` to, or None to parse in this process.
 
         They are forked before any thread of this run exists (forking a threaded process can
-        copy a lock some other thread holds), and only pay off with several sources.
+        copy a lock some other thread holds), and only pay off with several sources that
+        offload (``Source.offloads``): a run over folders alone forks nothing.
         """
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor

@@ -73,7 +73,6 @@ class Pool:
 
         self._timeout = timeout
         self._headers = {"User-Agent": user_agent or USER_AGENT}
-        self._maxsize = maxsize
         bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         if not bundle:
             import certifi  # what requests verifies against, so both agree on which hosts to trust
@@ -84,7 +83,7 @@ class Pool:
         self._proxied: dict[str, urllib3.ProxyManager] = {}
         self._route: dict[str, str] = {}  # scheme://host -> proxy URL ("" when direct)
         self._lock = threading.Lock()
-        self._proxy_env = any(k.lower().endswith("_proxy") for k in os.environ)
+        self._proxy_env = _proxies_in_environment()
 
     def request(
         self,
@@ -129,19 +128,18 @@ class Pool:
                 self._proxied[proxy] = urllib3.ProxyManager(proxy, **self._kw)
             return self._proxied[proxy]
 
-    def close(self) -> None:
-        self._direct.clear()
-        for manager in self._proxied.values():
-            manager.clear()
+
+def _proxies_in_environment() -> bool:
+    import os
+
+    return any(k.lower().endswith("_proxy") for k in os.environ)
 
 
 def _environment_matters() -> bool:
     import os
 
     names = {k.lower() for k in os.environ}
-    return any(n.endswith("_proxy") for n in names) or bool(
-        names & {"requests_ca_bundle", "curl_ca_bundle", "netrc"}
-    )
+    return _proxies_in_environment() or bool(names & {"requests_ca_bundle", "curl_ca_bundle", "netrc"})
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
