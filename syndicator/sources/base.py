@@ -84,6 +84,9 @@ class Source:
     type: ClassVar[str] = ""
     description: ClassVar[str] = ""
     options: ClassVar[tuple[Option, ...]] = ()
+    #: True when ``collect`` hands work to ``ctx.offload``: only then does the engine start
+    #: parser processes for it.
+    offloads: ClassVar[bool] = False
 
     def collect(self, ctx: SourceContext) -> Iterator[Release | SourceError]:
         raise NotImplementedError

@@ -465,6 +465,7 @@ def read_feed(
 class RssSource(Source):
     type = "rss"
     description = "An RSS, RDF or Atom feed, fetched with a conditional GET"
+    offloads = True  # parsing, in read_feed
     options = (
         Option("url", str, required=True, help="the feed's URL"),
         Option("timeout", float, default=30.0, help="seconds to wait for the server"),
