@@ -252,7 +252,10 @@ class Engine:
         state: SourceStateBuffer,
         report: RunReport,
     ) -> None:
-        summaries = self.ledger.summaries(cfg.name)
+        if not found and not state.dirty:  # not modified (a 304, an unchanged folder): nothing to write
+            return
+        # Only the releases found: a tick with one new file reads one row, not the archive.
+        summaries = self.ledger.summaries(item.key for item in found if not isinstance(item, SourceError))
         items: list[tuple[Release, PinnedApproval | None, str | None]] = []
         for item in found:
             if isinstance(item, SourceError):
@@ -314,9 +317,12 @@ class Engine:
         waiting = (DeliveryState.PENDING, DeliveryState.FAILED)
         pairs: list[tuple[str, str, str]] = []
         changes: list[tuple[str, str, str, Action]] = []
+        by_source: dict[str, list[GateRow]] = {}
+        for row in due:
+            by_source.setdefault(row.source, []).append(row)
         for cfg in channels:
             first_seen = self.ledger.channel_first_seen(cfg.name, cfg.type, now)
-            for row in due:
+            for row in self._routed(cfg, due, by_source):
                 if not cfg.routes(row.source, row.tags):
                     continue
                 known = existing.get((row.key, cfg.name))
@@ -340,6 +346,16 @@ class Engine:
             notify(self.pm, delivery, "planned")
         for delivery in self.ledger.replan(changes, now, detail="approved again with new content"):
             notify(self.pm, delivery, "replanned")
+
+    def _routed(
+        self, cfg: ChannelConfig, due: list[GateRow], by_source: dict[str, list[GateRow]]
+    ) -> list[GateRow]:
+        """The due rows of the sources ``cfg`` takes, in dispatch order: with a channel per
+        agency, walking every row for every channel would cost channels x releases."""
+        if cfg.sources is None:
+            return due
+        picked = [row for name in dict.fromkeys(cfg.sources) for row in by_source.get(name, ())]
+        return picked if len(cfg.sources) == 1 else sorted(picked, key=lambda r: self._order[r.key])
 
     def _change_action(self, cfg: ChannelConfig) -> Action:
         if cfg.on_change == "update" and cfg.cls.capabilities.edit:

@@ -108,13 +108,18 @@ class ReleaseRecords(Store):
             )
             return cur.rowcount
 
-    def summaries(self, source: str) -> dict[str, Summary]:
-        rows = self._query(
-            "SELECT key, content_hash, approved_by, approved_at, approved_hash, approval_origin,"
-            " approval_identity, hold_reason FROM releases WHERE source = ?",
-            (source,),
-        )
-        return {r["key"]: Summary(r["content_hash"], _pinned(r), r["hold_reason"]) for r in rows}
+    def summaries(self, keys: Iterable[str]) -> dict[str, Summary]:
+        """What is stored of each of ``keys`` (absent keys are new releases)."""
+        wanted, found = list(dict.fromkeys(keys)), {}
+        for start in range(0, len(wanted), 500):  # one query per 500: SQLite caps parameters
+            chunk = wanted[start : start + 500]
+            rows = self._query(
+                "SELECT key, content_hash, approved_by, approved_at, approved_hash, approval_origin,"
+                f" approval_identity, hold_reason FROM releases WHERE key IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update({r["key"]: Summary(r["content_hash"], _pinned(r), r["hold_reason"]) for r in rows})
+        return found
 
     def store_releases(
         self,
@@ -345,22 +350,33 @@ class ReleaseRecords(Store):
             " due_since, priority, key IN (SELECT key FROM release_text) FROM releases WHERE retracted_at IS NULL"
             " ORDER BY (priority = 'urgent') DESC, COALESCE(publish_at, published, first_seen), key"
         )
-        return [
-            GateRow(
-                r["key"],
-                r["source"],
-                tuple(json.loads(r["tags"])),
-                r["content_hash"],
-                r["approved_hash"],
-                r["approved_by"],
-                r["hold_reason"],
-                _dt(r["publish_at"]),
-                _dt(r["due_since"]),
-                r["priority"],
-                bool(r[10]),
+        # Releases share a few tag sets and due times: parse each distinct value once.
+        tags: dict[str, tuple[str, ...]] = {}
+        times: dict[str | None, datetime | None] = {None: None}
+        result = []
+        for r in rows:
+            if (tag_text := r["tags"]) not in tags:
+                tags[tag_text] = tuple(json.loads(tag_text))
+            publish_at, due_since = r["publish_at"], r["due_since"]
+            for text in (publish_at, due_since):
+                if text not in times:
+                    times[text] = _dt(text)
+            result.append(
+                GateRow(
+                    r["key"],
+                    r["source"],
+                    tags[tag_text],
+                    r["content_hash"],
+                    r["approved_hash"],
+                    r["approved_by"],
+                    r["hold_reason"],
+                    times[publish_at],
+                    times[due_since],
+                    r["priority"],
+                    bool(r[10]),
+                )
             )
-            for r in rows
-        ]
+        return result
 
     # -- channels ---------------------------------------------------------------------------
 

@@ -61,6 +61,11 @@ class SourceStateBuffer:
             self._put.pop(k, None)
         self._deleted.update(keys)
 
+    @property
+    def dirty(self) -> bool:
+        """Whether there are writes waiting to be applied."""
+        return bool(self._put or self._deleted)
+
     def apply(self, conn: sqlite3.Connection) -> None:
         conn.executemany(
             "DELETE FROM source_state WHERE source = ? AND key = ?",
