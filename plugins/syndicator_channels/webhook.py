@@ -24,7 +24,7 @@ import re
 import string
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from syndicator import hookimpl
@@ -34,9 +34,6 @@ from syndicator.http import parse_retry_after
 from syndicator.models import Media, Post, Receipt, Release
 from syndicator.options import Option, Secret
 from syndicator_channels.wire import root_cause as _reason
-
-if TYPE_CHECKING:
-    import requests  # imported where used, so loading this plugin stays cheap
 
 DEFAULT_TEMPLATE = "{title}\n\n{summary}\n\n{url}"
 TEMPLATE_FIELDS = ("title", "summary", "url", "agency")
@@ -50,6 +47,7 @@ class WebhookChannel(Channel):
     type = "webhook"
     description = "POST each release as signed JSON to a URL (with an Idempotency-Key)"
     idempotency = "key"
+    imports = ("urllib3",)  # every call goes through ctx.pool
     options = (
         Option("url", str, required=True, help="http(s) URL that receives the POST"),
         Option(
@@ -181,22 +179,22 @@ class WebhookChannel(Channel):
         if secret:  # receivers that verify every request accept the signature of the empty body
             headers[SIGNATURE_HEADER] = sign(secret, b"")
         timeout = ctx.options.get("timeout")
-        import requests
+        import urllib3
 
         try:
-            resp = ctx.http.head(url, headers=headers, timeout=timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            raise _transport_error(where, exc) from exc
-        if resp.status_code in (405, 501):  # HEAD refused: OPTIONS may tell more (auth, 2xx)
+            resp = ctx.pool.request("HEAD", url, headers=headers, timeout=timeout)
+        except (urllib3.exceptions.HTTPError, ValueError) as exc:
+            raise _pool_error(where, exc) from exc
+        if resp.status in (405, 501):  # HEAD refused: OPTIONS may tell more (auth, 2xx)
             try:
-                other = ctx.http.options(url, headers=headers, timeout=timeout, allow_redirects=False)
-            except requests.RequestException:
+                other = ctx.pool.request("OPTIONS", url, headers=headers, timeout=timeout)
+            except (urllib3.exceptions.HTTPError, ValueError):
                 other = None  # HEAD already answered: the host is reachable
-            if other is not None and (other.ok or other.status_code in (401, 403)):
+            if other is not None and (200 <= other.status < 400 or other.status in (401, 403)):
                 resp = other
-        if resp.status_code in (401, 403):
-            raise AuthError(f"webhook {where}: HTTP {resp.status_code} (credentials refused)")
-        return f"reachable (HTTP {resp.status_code})"
+        if resp.status in (401, 403):
+            raise AuthError(f"webhook {where}: HTTP {resp.status} (credentials refused)")
+        return f"reachable (HTTP {resp.status})"
 
 
 @hookimpl
@@ -293,26 +291,6 @@ def _static_headers(ctx: ChannelContext) -> dict[str, str]:
     if bad:
         raise PermanentError(f"webhook headers: values must be strings ({', '.join(bad)})")
     return dict(headers)
-
-
-def _transport_error(where: str, exc: requests.RequestException) -> Exception:
-    import requests
-
-    if isinstance(
-        exc,
-        (
-            requests.exceptions.InvalidURL,
-            requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidSchema,
-            requests.exceptions.InvalidHeader,
-        ),
-    ):
-        return PermanentError(f"webhook {where}: invalid request ({type(exc).__name__})")
-    if isinstance(exc, requests.ConnectTimeout):
-        return TransientError(f"webhook {where}: timed out connecting (nothing was sent)")
-    if isinstance(exc, requests.exceptions.SSLError):
-        return TransientError(f"webhook {where}: TLS error ({_reason(exc)})")
-    return TransientError(f"webhook {where}: connection failed ({_reason(exc)})")
 
 
 def _pool_error(where: str, exc: Exception) -> Exception:
