@@ -123,6 +123,10 @@ class Channel:
     #: A platform's own cap on calls per 24 hours (a free X account: 17), used unless the
     #: channel's config sets ``daily_quota``.
     default_daily_quota: ClassVar[int | None] = None
+    #: Modules the channel's calls import, imported once before the delivery threads start
+    #: (threads importing one module side by side can see it half-initialised). A channel
+    #: that only uses ``ctx.pool`` names ``("urllib3",)`` and spares a run requests' import.
+    imports: ClassVar[tuple[str, ...]] = ("requests", "urllib3")
 
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> list[tuple[str, str]]:

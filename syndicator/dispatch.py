@@ -9,6 +9,7 @@ recorded as success, and an outcome we cannot know is ``unknown``, never retried
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import random
 import threading
@@ -171,9 +172,8 @@ class Dispatcher:
         if workers:
             # Import the HTTP stack here, once: threads importing it side by side can see
             # a half-initialised module.
-            import requests  # noqa: F401
-            import urllib3  # noqa: F401
-
+            for module in sorted({m for rt in self.runtimes.values() for m in rt.channel.imports}):
+                importlib.import_module(module)
             with ThreadPoolExecutor(workers, thread_name_prefix="syn-deliver") as pool:
                 for future in [pool.submit(work) for _ in range(workers)]:
                     future.result()

@@ -7,6 +7,7 @@ holds no state of its own between runs: everything it knows is in the ledger.
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
 import os
 import threading
@@ -105,6 +106,7 @@ class Engine:
         self.now = now
         self._runtimes: dict[str, ChannelRuntime] = {}
         self._order: dict[str, int] = {}  # release keys in dispatch order, from the last gate pass
+        self._source_pool = self._new_source_pool()  # one keep-alive HTTP client for all sources
 
     # -- building blocks ----------------------------------------------------------------------
 
@@ -156,7 +158,9 @@ class Engine:
         pacer = Pacer(parse_rate(cfg.rate)) if cfg.rate else None
         return ChannelRuntime(cfg, cfg.cls(), make_context, pacer=pacer, recycle=recycle)
 
-    def source_context(self, cfg: SourceConfig, state: Any) -> SourceContext:
+    def source_context(
+        self, cfg: SourceConfig, state: Any, pool: Callable[[], Any] | None = None
+    ) -> SourceContext:
         from .http import make_session
 
         return SourceContext(
@@ -168,7 +172,17 @@ class Engine:
             timezone=self.config.timezone,
             defaults={"agency": cfg.agency, "language": cfg.language, "tags": list(cfg.tags)},
             _session_factory=lambda: make_session(user_agent=self.config.user_agent),
+            _pool_factory=pool or self._source_pool,
         )
+
+    def _new_source_pool(self) -> Callable[[], Any]:
+        def new_pool() -> Any:
+            from .http import Pool
+
+            # Feeds often share a host (a province's agencies): keep a connection per fetcher.
+            return Pool(user_agent=self.config.user_agent, maxsize=FETCH_CONCURRENCY)
+
+        return _once(new_pool)
 
     def channels(self, only: Iterable[str] | None = None) -> list[ChannelConfig]:
         wanted = set(only) if only else None
@@ -189,6 +203,8 @@ class Engine:
         if not configs:
             return
         parsers = self._start_parsers(sum(1 for c in configs if c.cls.offloads))
+        for module in sorted({m for c in configs for m in c.cls.imports}):
+            importlib.import_module(module)
         try:
             with ThreadPoolExecutor(
                 min(FETCH_CONCURRENCY, len(configs)), thread_name_prefix="syn-source"

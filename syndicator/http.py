@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = f"syndicator/{__version__} (+https://github.com/syndicator/syndicator)"
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
+_ACCEPT_ENCODING = {"Accept-Encoding": "gzip, deflate"}  # what urllib3 decodes without extras
 
 
 @lru_cache(maxsize=1)
@@ -107,6 +109,38 @@ class Pool:
             redirect=False,
             retries=False,
         )
+
+    def open(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+        redirects: int = 10,
+    ) -> tuple[str, urllib3.BaseHTTPResponse]:
+        """GET ``url``, following up to ``redirects`` redirects, and return the final URL
+        with the response unread: stream its body (decompressed), then ``release_conn()``.
+
+        Each hop is routed on its own, so a redirect to another host takes that host's proxy.
+        More redirects than allowed raise ``urllib3.exceptions.ResponseError``.
+        """
+        from urllib.parse import urljoin
+
+        import urllib3
+
+        sent = {**self._headers, **_ACCEPT_ENCODING, **(headers or {})}
+        wait = urllib3.Timeout(connect=timeout or self._timeout, read=timeout or self._timeout)
+        for _ in range(redirects + 1):
+            response = self._manager(url).request(
+                "GET", url, headers=sent, timeout=wait, redirect=False, retries=False, preload_content=False
+            )
+            location = response.headers.get("Location")
+            if response.status not in _REDIRECTS or not location:
+                return url, response
+            response.drain_conn()
+            response.release_conn()
+            url = urljoin(url, location)
+        raise urllib3.exceptions.ResponseError(f"too many redirects (more than {redirects})")
 
     def _manager(self, url: str) -> urllib3.PoolManager:
         if not self._proxy_env:

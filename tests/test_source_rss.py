@@ -217,6 +217,44 @@ def test_max_bytes(server: FeedServer) -> None:
         collect(ctx_for(url, max_bytes=100))
 
 
+def test_max_bytes_counts_the_inflated_body(server: FeedServer) -> None:
+    """A compressed feed under the limit on the wire is still cut off once it inflates past it."""
+    import gzip
+
+    body = gzip.compress(RSS.encode())
+    assert len(body) < 700 < len(RSS.encode())
+    url = server.set("/feed", body, headers={"Content-Encoding": "gzip"})
+    with pytest.raises(SourceError, match=r"^pemprov: the feed is over max_bytes \(700 bytes\)$"):
+        collect(ctx_for(url, max_bytes=700))
+
+
+def test_gzip_is_asked_for_and_decoded(server: FeedServer) -> None:
+    import gzip
+
+    url = server.set("/feed", gzip.compress(RSS.encode()), headers={"Content-Encoding": "gzip"})
+    releases, errors = collect(ctx_for(url))
+    assert errors == [] and releases[0].title == "Banjir & Longsor di Samarinda"
+    sent = server.last("/feed").headers
+    assert "gzip" in sent["Accept-Encoding"] and "application/rss+xml" in sent["Accept"]
+    assert sent["User-Agent"].startswith("syndicator/")
+
+
+def test_redirects_are_followed_and_the_final_url_is_the_base(server: FeedServer) -> None:
+    relative = RSS.replace("https://pemprov.example.go.id/rilis/1", "rilis/1")
+    server.set("/new/feed.xml", relative)
+    old = server.set("/feed", "", status=301, headers={"Location": "/moved"})
+    server.set("/moved", "", status=307, headers={"Location": "/new/feed.xml"})
+    releases, _ = collect(ctx_for(old))
+    assert releases[0].url == server.url("/new/rilis/1")
+
+
+def test_a_redirect_loop_is_a_clear_error(server: FeedServer) -> None:
+    url = server.set("/feed", "", status=302, headers={"Location": "/feed"})
+    with pytest.raises(SourceError, match=r"^pemprov: network error: .*too many redirects"):
+        collect(ctx_for(url))
+    assert server.count("/feed") == 11  # the first request and ten redirects
+
+
 def test_atom_text_content_untitled_and_duplicates(
     server: FeedServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import requests
 
     from ..errors import SourceError
+    from ..http import Pool
     from ..models import Release
 
 T = TypeVar("T")
@@ -43,9 +44,22 @@ class SourceContext:
     _session_factory: Any = field(default=None, repr=False)
     _session: Any = field(default=None, repr=False)
     _offload: Callable[..., Any] | None = field(default=None, repr=False)
+    _pool_factory: Callable[[], Any] | None = field(default=None, repr=False)
+
+    @property
+    def pool(self) -> Pool:
+        """A keep-alive :class:`~syndicator.http.Pool` (urllib3) that the run's sources share:
+        lighter than :attr:`http`, and it reuses connections to a host many feeds live on."""
+        if self._pool_factory is None:
+            from ..channel import _once
+            from ..http import Pool
+
+            self._pool_factory = _once(Pool)
+        return cast("Pool", self._pool_factory())
 
     @property
     def http(self) -> requests.Session:
+        """A ``requests.Session`` with a timeout and User-Agent set (made on first use)."""
         if self._session is None:
             from ..http import make_session
 
@@ -87,6 +101,9 @@ class Source:
     #: True when ``collect`` hands work to ``ctx.offload``: only then does the engine start
     #: parser processes for it.
     offloads: ClassVar[bool] = False
+    #: Modules ``collect`` imports, imported once before the sources' threads start (threads
+    #: importing one module side by side wait on each other, and can see it half-initialised).
+    imports: ClassVar[tuple[str, ...]] = ()
 
     def collect(self, ctx: SourceContext) -> Iterator[Release | SourceError]:
         raise NotImplementedError

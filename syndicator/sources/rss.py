@@ -35,6 +35,7 @@ from .frontmatter import SUMMARY_LENGTH, apply_defaults, derive_summary, parse_d
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, */*;q=0.8"
 TITLE_FROM_TEXT = 80
 
 
@@ -219,34 +220,56 @@ def network_reason(exc: BaseException, timeout: float) -> str:
 
 def fetch(
     ctx: SourceContext, url: str, timeout: float, max_bytes: int, validators: Mapping[str, Any]
-) -> tuple[bytes, Any] | None:
-    """``(body, response)``, or None for 304 Not Modified. Raises SourceError."""
-    import requests
+) -> tuple[bytes, Fetched] | None:
+    """The body and what the server said about it, or None for 304 Not Modified.
+    Raises SourceError."""
+    import urllib3
 
-    headers = {}
+    headers = {"Accept": ACCEPT}
     if validators.get("etag"):
         headers["If-None-Match"] = str(validators["etag"])
     if validators.get("last_modified"):
         headers["If-Modified-Since"] = str(validators["last_modified"])
     try:
-        with ctx.http.get(url, headers=headers, timeout=timeout, stream=True) as response:
-            if response.status_code == 304:
+        final_url, response = ctx.pool.open(url, headers=headers, timeout=timeout)
+        read = False
+        try:
+            if response.status == 304:
+                read = True  # no body
                 return None
-            if response.status_code >= 400:
-                reason = response.reason or _phrase(response.status_code)
-                raise SourceError(ctx.name, f"HTTP {response.status_code} {reason}".rstrip())
+            if response.status >= 400:
+                reason = response.reason or _phrase(response.status)
+                raise SourceError(ctx.name, f"HTTP {response.status} {reason}".rstrip())
             length = response.headers.get("Content-Length", "")
             if length.isdigit() and int(length) > max_bytes:
                 raise SourceError(ctx.name, f"the feed is {int(length)} bytes, over max_bytes ({max_bytes})")
             chunks, total = [], 0
-            for chunk in response.iter_content(64 * 1024):
+            for chunk in response.stream(64 * 1024):
                 total += len(chunk)
                 if total > max_bytes:
                     raise SourceError(ctx.name, f"the feed is over max_bytes ({max_bytes} bytes)")
                 chunks.append(chunk)
-            return b"".join(chunks), response
-    except requests.RequestException as exc:
+            read = True
+            return b"".join(chunks), Fetched(
+                final_url, {k.lower(): response.headers[k] for k in response.headers}
+            )
+        finally:
+            if not read:  # an unread body would be the next request's answer: drop the connection
+                response.close()
+            response.release_conn()
+    except (urllib3.exceptions.HTTPError, ValueError) as exc:  # ValueError: a malformed URL
         raise SourceError(ctx.name, network_reason(exc, timeout)) from None
+
+
+class Fetched:
+    """Where a feed was finally fetched from, and the response headers (any case)."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.url = url
+        self.headers = headers  # lower-case names; repeated headers joined with ", "
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
 
 
 def _phrase(status: int) -> str:
@@ -466,6 +489,7 @@ class RssSource(Source):
     type = "rss"
     description = "An RSS, RDF or Atom feed, fetched with a conditional GET"
     offloads = True  # parsing, in read_feed
+    imports = ("urllib3",)  # fetching, through ctx.pool
     options = (
         Option("url", str, required=True, help="the feed's URL"),
         Option("timeout", float, default=30.0, help="seconds to wait for the server"),
@@ -485,21 +509,18 @@ class RssSource(Source):
             ctx.logger.debug("%s: not modified", url)
             return
         body, response = fetched
-        new_validators = {
-            "etag": response.headers.get("ETag") or "",
-            "last_modified": response.headers.get("Last-Modified") or "",
-        }
+        new_validators = {"etag": response.header("ETag"), "last_modified": response.header("Last-Modified")}
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         if digest == state.get("body_sha256"):
             ctx.logger.debug("%s: same body as last time", url)
             if new_validators != dict(validators):
                 ctx.state.put_many({"validators": new_validators})
             return
-        location = urljoin(response.url or url, response.headers.get("Content-Location") or "")
+        location = urljoin(response.url or url, response.header("Content-Location"))
         headers = {
-            "content-type": response.headers.get("Content-Type") or "",
+            "content-type": response.header("Content-Type"),
             "content-location": location,
-            "content-language": response.headers.get("Content-Language") or "",
+            "content-language": response.header("Content-Language"),
         }
         # Parsing is most of a feed's cost: it runs in a parser process when the engine has them.
         items = ctx.offload(read_feed, body, headers, ctx.name, url, ctx.timezone, dict(ctx.defaults))
