@@ -20,13 +20,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 import pluggy
 
 from .channel import Channel, ChannelContext
 from .config import ChannelConfig
 from .errors import AuthError, PermanentError, TransientError, UnknownOutcome
-from .ledger import Ledger, StoredRelease
+from .ledger import Ledger, Pending, StoredRelease
 from .models import Action, Delivery, DeliveryState, Post, Receipt, Release
 from .pacing import Pacer
 
@@ -68,6 +69,15 @@ class Outcome:
     attempt: int = 0
 
 
+@dataclass(frozen=True)
+class _Unsettled:
+    """An outcome whose record is queued for the ledger's next commit (see ``start_delivery``)."""
+
+    pending: Pending[Delivery]
+    event: str
+    outcome: Outcome
+
+
 @dataclass
 class ChannelRuntime:
     """A configured channel, its instance, and how to build a context for one call."""
@@ -91,7 +101,8 @@ class _ChannelQueue:
         for n, (key, channel) in enumerate(tasks):
             self._waiting.setdefault(channel, deque()).append((n, key))
         self._limits = {name: max(1, limits.get(name, 1)) for name in self._waiting}
-        self._busy = dict.fromkeys(self._waiting, 0)
+        self._busy = dict.fromkeys(self._waiting, 0)  # calls in progress
+        self._open = dict.fromkeys(self._waiting, 0)  # taken and not yet recorded
         self._ready = threading.Condition()
 
     def useful_workers(self) -> int:
@@ -108,17 +119,23 @@ class _ChannelQueue:
                         best = channel
                 if best is not None:
                     self._busy[best] += 1
+                    self._open[best] += 1
                     return self._waiting[best].popleft()[1], best
                 if not any(self._waiting.values()):
                     return None
                 self._ready.wait()
 
-    def done(self, channel: str) -> bool:
-        """Free the channel's slot; True once the channel has nothing left in this run."""
+    def release(self, channel: str) -> None:
+        """The call is over: free the channel's slot for the next one."""
         with self._ready:
             self._busy[channel] -= 1
             self._ready.notify_all()
-            return not self._waiting[channel] and not self._busy[channel]
+
+    def settled(self, channel: str) -> bool:
+        """One of the channel's deliveries is recorded; True once it has nothing left in this run."""
+        with self._ready:
+            self._open[channel] -= 1
+            return not self._waiting[channel] and not self._open[channel]
 
 
 class Dispatcher:
@@ -158,15 +175,29 @@ class Dispatcher:
         queue = _ChannelQueue(tasks, {name: rt.config.concurrency for name, rt in self.runtimes.items()})
         outcomes: list[Outcome] = []
 
+        def settle(key: str, name: str, report: Callable[[], Outcome]) -> None:
+            try:
+                outcomes.append(report())
+            finally:
+                self._done_with(key)
+                if queue.settled(name):  # this channel's last delivery in this run
+                    self._finish(self.runtimes[name])
+
         def work() -> None:
+            # A call's outcome is queued for the next group commit; this worker's next claim
+            # carries it to disk (one commit for both), and only then is it reported.
+            previous: tuple[str, str, Callable[[], Outcome]] | None = None
             while (task := queue.take()) is not None:
                 key, name = task
                 try:
-                    outcomes.append(self.deliver_one(key, name))
+                    report = self.start_delivery(key, name)
                 finally:
-                    self._done_with(key)
-                    if queue.done(name):  # this channel's last delivery in this run
-                        self._finish(self.runtimes[name])
+                    queue.release(name)
+                if previous is not None:
+                    settle(*previous)
+                previous = (key, name, report)
+            if previous is not None:
+                settle(*previous)
 
         workers = min(MAX_WORKERS, queue.useful_workers())
         if workers:
@@ -189,15 +220,34 @@ class Dispatcher:
 
     def deliver_one(self, release_key: str, channel: str) -> Outcome:
         """Deliver one release to one channel, recording every step in the ledger."""
+        return self.start_delivery(release_key, channel)()
+
+    def start_delivery(self, release_key: str, channel: str) -> Callable[[], Outcome]:
+        """Deliver one release to one channel, up to the record of how the call went, which
+        may still be queued for the ledger's next commit. The function returned waits until
+        that record is durable, reports it (hooks, log, progress) and returns the outcome."""
         rt = self.runtimes[channel]
         if self.stop.is_set():
-            return Outcome(release_key, channel, "skipped", "stopping: left for the next run")
+            stopped = Outcome(release_key, channel, "skipped", "stopping: left for the next run")
+            return lambda: stopped
         started = time.monotonic()
         try:
-            outcome = self._deliver(rt, release_key, channel)
+            result = self._deliver(rt, release_key, channel)
         except Exception as exc:  # never let one delivery stop the pool; the ledger says what is known
             log.error("%s -> %s: %s", release_key, channel, exc, exc_info=True)
-            outcome = Outcome(release_key, channel, "error", f"internal error: {exc}")
+            result = Outcome(release_key, channel, "error", f"internal error: {exc}")
+        return partial(self._report, release_key, channel, result, time.monotonic() - started)
+
+    def _report(self, release_key: str, channel: str, result: Outcome | _Unsettled, took: float) -> Outcome:
+        if isinstance(result, _Unsettled):
+            try:
+                self._record(result.pending.result(), result.event)
+                outcome = result.outcome
+            except Exception as exc:  # the call went out but its record did not: the ledger has in_flight
+                log.error("%s -> %s: %s", release_key, channel, exc, exc_info=True)
+                outcome = Outcome(release_key, channel, "error", f"internal error: {exc}")
+        else:
+            outcome = result
         log.info(
             "%s -> %s: %s%s",
             release_key,
@@ -209,7 +259,7 @@ class Dispatcher:
                 "channel": channel,
                 "state": outcome.state,
                 "attempt": outcome.attempt,
-                "duration": round(time.monotonic() - started, 4),
+                "duration": round(took, 4),
             },
         )
         if self.progress is not None:
@@ -232,7 +282,7 @@ class Dispatcher:
             if self._uses[key] <= 0:
                 self._releases.pop(key, None)
 
-    def _deliver(self, rt: ChannelRuntime, key: str, channel: str) -> Outcome:
+    def _deliver(self, rt: ChannelRuntime, key: str, channel: str) -> Outcome | _Unsettled:
         now = self.now()
         delivery = self.ledger.delivery(key, channel)
         stored = self._release(key)
@@ -265,7 +315,7 @@ class Dispatcher:
 
     def _attempt(
         self, rt: ChannelRuntime, delivery: Delivery, stored: StoredRelease, ctx: ChannelContext, attempt: int
-    ) -> Outcome:
+    ) -> Outcome | _Unsettled:
         """Render, claim (``in_flight``), call the channel, and record what happened."""
         key, channel, action, now = delivery.release_key, delivery.channel, delivery.action, self.now()
         try:
@@ -322,7 +372,7 @@ class Dispatcher:
         except Exception as exc:
             return self._record_error(rt, delivery, attempt, exc, payload_hash, True)
         receipt = self._merge_receipt(delivery, action, receipt)
-        recorded = self.ledger.transition(
+        pending = self.ledger.queue_transition(
             key,
             channel,
             final,
@@ -333,14 +383,14 @@ class Dispatcher:
             payload_hash=payload_hash,
             detail=receipt.url or receipt.remote_id,
         )
-        self._record(recorded, str(final))
-        return Outcome(
+        outcome = Outcome(
             key,
             channel,
             str(final) if action is Action.PUBLISH else str(action),
             url=receipt.url,
             attempt=attempt,
         )
+        return _Unsettled(pending, str(final), outcome)
 
     def _plan_call(
         self, rt: ChannelRuntime, delivery: Delivery, release: Release, reason: str, ctx: ChannelContext

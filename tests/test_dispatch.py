@@ -438,14 +438,19 @@ def test_channels_share_the_delivery_threads_each_within_its_own_concurrency(h: 
 
 
 def test_the_channel_queue_hands_out_in_order_within_limits_and_says_when_a_channel_is_done() -> None:
+    """A slot is free once a call is over; a channel is done once all its outcomes are recorded."""
     from syndicator.dispatch import _ChannelQueue
 
     queue = _ChannelQueue([("a", "x"), ("b", "y"), ("c", "x"), ("d", "x")], {"x": 2, "y": 1})
     assert queue.useful_workers() == 3
     assert [queue.take(), queue.take(), queue.take()] == [("a", "x"), ("b", "y"), ("c", "x")]
-    assert queue.done("y") is True  # nothing more for y
-    assert queue.done("x") is False  # "c" is still out and "d" waits
+    queue.release("y")
+    assert queue.settled("y") is True  # nothing more for y
+    queue.release("x")  # "a"'s call is over, so "d" may go; "a" is not recorded yet
     assert queue.take() == ("d", "x")
     assert queue.take() is None  # all handed out
-    assert queue.done("x") is False
-    assert queue.done("x") is True
+    assert queue.settled("x") is False  # "a" recorded; "c" and "d" are still open
+    queue.release("x")
+    queue.release("x")
+    assert queue.settled("x") is False
+    assert queue.settled("x") is True

@@ -14,7 +14,7 @@ from __future__ import annotations
 from .deliveries import DeliveryRecords
 from .releases import GateRow, ReleaseRecords, StoredRelease, Summary
 from .sourcestate import SourceState, SourceStateBuffer
-from .store import SCHEMA_VERSION, Event, LedgerError, utcnow
+from .store import SCHEMA_VERSION, Event, LedgerError, Pending, utcnow
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -22,6 +22,7 @@ __all__ = [
     "GateRow",
     "Ledger",
     "LedgerError",
+    "Pending",
     "SourceState",
     "SourceStateBuffer",
     "StoredRelease",

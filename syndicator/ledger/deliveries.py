@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import SyndicatorError
 from ..models import Action, Delivery, DeliveryState, Receipt
-from .store import Store, _dt, _iso
+from .store import Pending, Store, _dt, _iso
 
 
 class DeliveryRecords(Store):
@@ -108,6 +108,21 @@ class DeliveryRecords(Store):
         return changed
 
     def transition(
+        self, release_key: str, channel: str, state: DeliveryState, now: datetime, **changes: Any
+    ) -> Delivery:
+        """Move a delivery to ``state`` and append the event, in one transaction, and return
+        the moved delivery once that is durable. ``changes``: see :meth:`_transition_op`."""
+        return self.group_write(self._transition_op(release_key, channel, state, now, **changes))
+
+    def queue_transition(
+        self, release_key: str, channel: str, state: DeliveryState, now: datetime, **changes: Any
+    ) -> Pending[Delivery]:
+        """:meth:`transition`, queued for the next group commit instead of waiting for one
+        (:meth:`~syndicator.ledger.store.Store.queue_write`): nothing may act on the move
+        before ``result()`` returns."""
+        return self.queue_write(self._transition_op(release_key, channel, state, now, **changes))
+
+    def _transition_op(
         self,
         release_key: str,
         channel: str,
@@ -124,8 +139,8 @@ class DeliveryRecords(Store):
         payload_hash: str | None = None,
         action: Action | None = None,
         detail: str = "",
-    ) -> Delivery:
-        """Move a delivery to ``state`` and append the event, in one transaction.
+    ) -> Callable[[sqlite3.Connection], Delivery]:
+        """The write that moves a delivery to ``state`` and appends its event.
 
         ``expect`` guards against a race: the move happens only from one of those states,
         else :class:`SyndicatorError` (the caller lost the delivery to someone else).
@@ -186,8 +201,7 @@ class DeliveryRecords(Store):
             )
             return self._delivery(row)
 
-        # Shares its commit (one fsync) with the other dispatcher threads' writes.
-        return self.group_write(write)
+        return write
 
     def replan(
         self,

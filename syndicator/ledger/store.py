@@ -179,6 +179,20 @@ class _Write(Generic[T]):
         self.done = False
 
 
+class Pending(Generic[T]):
+    """A write queued for the next group commit (:meth:`Store.queue_write`)."""
+
+    __slots__ = ("_item", "_store")
+
+    def __init__(self, store: Store, item: _Write[T]) -> None:
+        self._store, self._item = store, item
+
+    def result(self) -> T:
+        """Wait until the write is durable (committing it if no other thread has), and
+        return what it returned; raises what it raised."""
+        return self._store._settle(self._item)
+
+
 class LedgerError(StateError):
     """The state file cannot be opened or is not a syndicator ledger."""
 
@@ -235,6 +249,11 @@ class Store:
             conn.execute("DROP INDEX IF EXISTS events_channel_event")
 
     def close(self) -> None:
+        with self._commit_lock:  # a queued write that nobody waited for is still committed
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
+            if batch:
+                self._commit(batch)
         with self._lock:
             try:  # give freed pages back (text let go), then fold the WAL into the file
                 if self._conn.execute("PRAGMA freelist_count").fetchone()[0]:
@@ -286,9 +305,26 @@ class Store:
         its own savepoint, and commits them with one fsync. Each caller returns only once its
         write is durable, so ``in_flight`` is still on disk before the external call.
         """
+        return self._settle(self._enqueue(op))
+
+    def queue_write(self, op: Callable[[sqlite3.Connection], T]) -> Pending[T]:
+        """Queue ``op`` for the next group commit and return at once.
+
+        Nothing may treat the write as done (report it, tell a hook) before ``result()``
+        returns. Writes commit in the order they were queued, so a thread that queues a
+        write and then makes another with :meth:`group_write` has both durable when that
+        call returns: the dispatcher records a call's outcome this way, and its next claim
+        carries it to disk instead of a commit of its own.
+        """
+        return Pending(self, self._enqueue(op))
+
+    def _enqueue(self, op: Callable[[sqlite3.Connection], T]) -> _Write[T]:
         item: _Write[T] = _Write(op)
         with self._pending_lock:
             self._pending.append(item)
+        return item
+
+    def _settle(self, item: _Write[T]) -> T:
         with self._commit_lock:
             if not item.done:
                 with self._pending_lock:
