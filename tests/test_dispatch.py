@@ -340,6 +340,30 @@ def test_a_channel_delivers_several_releases_at_once_up_to_its_concurrency(h: Ha
     assert len(h.journal.calls) == 8
 
 
+def test_every_outcome_reported_is_already_on_disk(h: Harness) -> None:
+    """Outcomes are queued for the next commit; none is reported (progress, summary) before
+    another process reading the state file would see it."""
+    from enginekit import closing_connection
+
+    h.channels["rec"] = {"type": "recorder", "concurrency": 3}
+    for n in range(9):
+        h.write(f"r{n}.md", id=f"r{n}", title=f"Rilis {n}")
+    seen: list[tuple[str, str]] = []
+
+    def on_disk(outcome: object) -> None:
+        with closing_connection(h.state_path) as conn:
+            row = conn.execute(
+                "SELECT state FROM deliveries WHERE release_key = ? AND channel = 'rec'",
+                (outcome.release_key,),  # type: ignore[attr-defined]
+            ).fetchone()
+        seen.append((outcome.state, row[0]))  # type: ignore[attr-defined]
+
+    report = h.run(progress=on_disk)
+
+    assert seen == [("sent", "sent")] * 9
+    assert sorted(o.state for o in report.outcomes) == ["sent"] * 9
+
+
 # -- bugs found ---------------------------------------------------------------------------------------
 
 

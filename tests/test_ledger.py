@@ -158,6 +158,48 @@ def test_transition_of_an_unplanned_delivery_is_an_error(ledger: Ledger) -> None
         ledger.transition("news/r1", "site", DeliveryState.SENT, NOW)
 
 
+def _state_on_disk(path: Path, key: str, channel: str) -> str:
+    """The delivery's state as another process would read it from the file."""
+    with closing_connection(path) as conn:
+        row = conn.execute(
+            "SELECT state FROM deliveries WHERE release_key = ? AND channel = ?", (key, channel)
+        ).fetchone()
+    return str(row[0])
+
+
+def test_a_queued_transition_is_kept_only_once_committed(ledger: Ledger, path: Path) -> None:
+    r = release()
+    ledger.store_releases([(r, approval(r), None)], NOW)
+    ledger.plan([("news/r1", "site", r.content_hash), ("news/r1", "blog", r.content_hash)], NOW)
+    pending = ledger.queue_transition("news/r1", "site", DeliveryState.IN_FLIGHT, LATER, attempts=1)
+    assert _state_on_disk(path, "news/r1", "site") == "pending"  # queued, not written
+    # The next write that waits commits everything queued before it, in order.
+    ledger.transition("news/r1", "blog", DeliveryState.IN_FLIGHT, LATER)
+    assert _state_on_disk(path, "news/r1", "site") == "in_flight"
+    moved = pending.result()
+    assert (moved.state, moved.attempts) == (DeliveryState.IN_FLIGHT, 1)
+
+
+def test_a_queued_transition_reports_its_own_failure_and_spares_the_others(ledger: Ledger) -> None:
+    r = release()
+    ledger.store_releases([(r, approval(r), None)], NOW)
+    ledger.plan([("news/r1", "site", r.content_hash)], NOW)
+    bad = ledger.queue_transition("news/r1", "site", DeliveryState.SENT, LATER, expect=[DeliveryState.FAILED])
+    good = ledger.queue_transition("news/r1", "site", DeliveryState.IN_FLIGHT, LATER)
+    assert good.result().state is DeliveryState.IN_FLIGHT
+    with pytest.raises(SyndicatorError, match="is pending, not failed"):
+        bad.result()
+
+
+def test_closing_the_ledger_commits_a_queued_transition(path: Path) -> None:
+    r = release()
+    with Ledger.open(path) as ledger:
+        ledger.store_releases([(r, approval(r), None)], NOW)
+        ledger.plan([("news/r1", "site", r.content_hash)], NOW)
+        ledger.queue_transition("news/r1", "site", DeliveryState.IN_FLIGHT, LATER)
+    assert _state_on_disk(path, "news/r1", "site") == "in_flight"
+
+
 # -- finding releases -----------------------------------------------------------------------------
 
 
