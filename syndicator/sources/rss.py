@@ -482,7 +482,11 @@ def read_feed(
         log.warning(
             "%s: %s is not well-formed (%s); using what could be read", source, url, bozo_reason(bozo)
         )
-    return list(releases_from_parsed(parsed, source=source, origin=url, tz=tz, defaults=defaults))
+    found = list(releases_from_parsed(parsed, source=source, origin=url, tz=tz, defaults=defaults))
+    for item in found:
+        if isinstance(item, Release):
+            item.content_hash  # noqa: B018 -- hashed here, in the parser process; the value travels with it
+    return found
 
 
 class RssSource(Source):
