@@ -108,8 +108,9 @@ class _ChannelQueue:
     def useful_workers(self) -> int:
         return sum(min(self._limits[c], len(q)) for c, q in self._waiting.items())
 
-    def take(self) -> tuple[str, str] | None:
-        """The next (release key, channel) whose channel has a free slot; None when all is done."""
+    def take(self, wait: bool = True) -> tuple[str, str] | None:
+        """The next (release key, channel) whose channel has a free slot; None when all is
+        done, or (``wait=False``) when none is free right now."""
         with self._ready:
             while True:
                 best: str | None = None
@@ -121,7 +122,7 @@ class _ChannelQueue:
                     self._busy[best] += 1
                     self._open[best] += 1
                     return self._waiting[best].popleft()[1], best
-                if not any(self._waiting.values()):
+                if not wait or not any(self._waiting.values()):
                     return None
                 self._ready.wait()
 
@@ -185,9 +186,21 @@ class Dispatcher:
 
         def work() -> None:
             # A call's outcome is queued for the next group commit; this worker's next claim
-            # carries it to disk (one commit for both), and only then is it reported.
+            # carries it to disk (one commit for both), and only then is it reported. A worker
+            # about to wait (for a free slot, or for a paced channel's turn) commits it first:
+            # a finished call's record never waits on another call.
             previous: tuple[str, str, Callable[[], Outcome]] | None = None
-            while (task := queue.take()) is not None:
+            while True:
+                task = queue.take(wait=previous is None)
+                if task is not None and previous is not None and self.runtimes[task[1]].pacer is not None:
+                    settle(*previous)
+                    previous = None
+                if task is None:
+                    if previous is None:
+                        return
+                    settle(*previous)
+                    previous = None
+                    continue
                 key, name = task
                 try:
                     report = self.start_delivery(key, name)
@@ -196,8 +209,6 @@ class Dispatcher:
                 if previous is not None:
                     settle(*previous)
                 previous = (key, name, report)
-            if previous is not None:
-                settle(*previous)
 
         workers = min(MAX_WORKERS, queue.useful_workers())
         if workers:

@@ -364,6 +364,41 @@ def test_every_outcome_reported_is_already_on_disk(h: Harness) -> None:
     assert sorted(o.state for o in report.outcomes) == ["sent"] * 9
 
 
+def test_a_paced_channel_records_each_outcome_before_waiting_its_turn(h: Harness) -> None:
+    """The record of a finished call never waits on the next call's turn: a crash while a
+    paced channel waits must not leave a delivered release ``in_flight``."""
+    from enginekit import closing_connection
+
+    h.channels["rec"] = {"type": "recorder", "rate": "4/s", "concurrency": 1}
+    for n in range(3):
+        h.write(f"r{n}.md", id=f"r{n}", title=f"Rilis {n}")
+    happened: list[str] = []
+    publish = h.journal.publish
+
+    def publish_and_note(post: Post, ctx: ChannelContext) -> Receipt:
+        happened.append(f"call {post.release_key}")
+        return publish(post, ctx)
+
+    def reported(outcome: object) -> None:
+        key = outcome.release_key  # type: ignore[attr-defined]
+        with closing_connection(h.state_path) as conn:
+            (state,) = conn.execute("SELECT state FROM deliveries WHERE release_key = ?", (key,)).fetchone()
+        happened.append(f"{state} {key}")
+
+    h.journal.publish = publish_and_note  # type: ignore[method-assign]
+    h.run(progress=reported)
+
+    # Each outcome is on disk and reported before the next call's turn comes.
+    assert happened == [
+        "call news/r0",
+        "sent news/r0",
+        "call news/r1",
+        "sent news/r1",
+        "call news/r2",
+        "sent news/r2",
+    ]
+
+
 # -- bugs found ---------------------------------------------------------------------------------------
 
 
