@@ -158,9 +158,7 @@ class Engine:
         pacer = Pacer(parse_rate(cfg.rate)) if cfg.rate else None
         return ChannelRuntime(cfg, cfg.cls(), make_context, pacer=pacer, recycle=recycle)
 
-    def source_context(
-        self, cfg: SourceConfig, state: Any, pool: Callable[[], Any] | None = None
-    ) -> SourceContext:
+    def source_context(self, cfg: SourceConfig, state: Any) -> SourceContext:
         from .http import make_session
 
         return SourceContext(
@@ -172,7 +170,7 @@ class Engine:
             timezone=self.config.timezone,
             defaults={"agency": cfg.agency, "language": cfg.language, "tags": list(cfg.tags)},
             _session_factory=lambda: make_session(user_agent=self.config.user_agent),
-            _pool_factory=pool or self._source_pool,
+            _pool_factory=self._source_pool,
         )
 
     def _new_source_pool(self) -> Callable[[], Any]:
