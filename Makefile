@@ -1,12 +1,13 @@
-# Two entry points on a fresh machine with only Python 3.11:
+# Entry points on a fresh machine with only Python 3.11:
 #   make demo   create .venv, install, publish the bundled demo releases
 #   make test   create .venv, install with test tools, lint, type-check, run the suite
+#   make bench  the standalone benchmark suite (a few minutes; nothing else should run meanwhile)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_CONFIG := config/demo.toml
 
-.PHONY: demo test install install-test lint typecheck pytest clean
+.PHONY: demo test install install-test lint typecheck pytest bench bench-compare clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,15 @@ pytest: install-test
 	@$(BIN)/python -m coverage report --include='syndicator/*' | grep TOTAL
 
 test: lint typecheck pytest
+
+bench: install-test
+	$(BIN)/python benchmarks/startup.py --reps 7
+	$(BIN)/python benchmarks/bench_engine.py --sizes 1000,10000 --fanout 1000 --reps 3
+	$(BIN)/python benchmarks/bench_feeds.py --reps 3
+
+# Side by side with feed2exec; needs ../shared/bench and its venv (compare.py says how to get them).
+bench-compare: install-test
+	$(BIN)/python benchmarks/compare.py --reps 3
 
 clean:
 	rm -rf $(VENV) config/state config/site .pytest_cache .mypy_cache .ruff_cache .coverage
