@@ -81,6 +81,7 @@ class WebsiteChannel(Channel):
 
     type = "website"
     description = "Static press-room website: release pages, indexes, archive, search, feeds, sitemap"
+    imports = ()  # it writes files: no HTTP stack to load before delivering
     options = (
         Option("output", str, required=True, help="folder to write the site to (relative to the config)"),
         Option("title", str, default="Siaran Pers", help="site title"),

@@ -681,3 +681,30 @@ def test_retraction_keeps_the_page_under_a_notice_and_out_of_every_index(
     channel.finish(ctx)
     assert gone in (site / "index.html").read_text(encoding="utf-8")
     assert "retracted-notice" not in (site / posts[0].link).read_text(encoding="utf-8")
+
+
+def test_a_website_only_run_loads_no_http_stack(tmp_path: Path) -> None:
+    """A folder published to the website alone imports neither requests nor urllib3: a cron
+    tick pays only for what it uses (``Channel.imports``)."""
+    (tmp_path / "releases").mkdir()
+    (tmp_path / "releases" / "a.md").write_text(
+        "---\nid: a\ntitle: Jembatan dibuka\ndate: 2026-11-20T09:00:00+08:00\n---\n\nIsi rilis.\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "syndicator.toml"
+    config.write_text(
+        '[syndicator]\nstate = "state.db"\n\n'
+        '[sources.news]\ntype = "directory"\npath = "releases"\napproval = "trusted"\n\n'
+        '[channels.site]\ntype = "website"\noutput = "site"\n',
+        encoding="utf-8",
+    )
+    script = (
+        "import sys\nfrom syndicator.console import main\n"
+        "try:\n    main(['-q', '--config', sys.argv[1], 'run'])\nexcept SystemExit as exit:\n    assert not exit.code\n"
+        "print(sorted(m for m in ('requests', 'urllib3') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(config)], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
+    assert (tmp_path / "site" / "index.html").exists()
