@@ -128,11 +128,16 @@ class Pool:
 
         import urllib3
 
-        sent = {**self._headers, **_ACCEPT_ENCODING, **(headers or {})}
+        url, auth = _credentials(url)
+        origin = _origin(url)
+        sent = {**self._headers, **_ACCEPT_ENCODING, **auth, **(headers or {})}
+        # Credentials go to the URL's own origin only, never on to a redirect elsewhere.
+        elsewhere = {k: v for k, v in sent.items() if k.lower() != "authorization"}
         wait = urllib3.Timeout(connect=timeout or self._timeout, read=timeout or self._timeout)
         for _ in range(redirects + 1):
+            hop = sent if _origin(url) == origin else elsewhere
             response = self._manager(url).request(
-                "GET", url, headers=sent, timeout=wait, redirect=False, retries=False, preload_content=False
+                "GET", url, headers=hop, timeout=wait, redirect=False, retries=False, preload_content=False
             )
             location = response.headers.get("Location")
             if response.status not in _REDIRECTS or not location:
@@ -161,6 +166,33 @@ class Pool:
 
                 self._proxied[proxy] = urllib3.ProxyManager(proxy, **self._kw)
             return self._proxied[proxy]
+
+
+def _credentials(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` without its ``user:password@``, and the Basic Authorization header for them."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, {}
+    import base64
+
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
+    return urlunsplit(parts._replace(netloc=host)), {"Authorization": f"Basic {token}"}
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without a ``user:password@`` part, for messages and as a base for links."""
+    return _credentials(url)[0]
+
+
+def _origin(url: str) -> tuple[str, str]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def _proxies_in_environment() -> bool:

@@ -248,6 +248,30 @@ def test_redirects_are_followed_and_the_final_url_is_the_base(server: FeedServer
     assert releases[0].url == server.url("/new/rilis/1")
 
 
+def test_credentials_in_the_url_go_to_its_host_only(server: FeedServer) -> None:
+    """``https://user:pass@host/feed`` is sent as Basic auth, as before with requests, and
+    never on to a redirect that leaves the host."""
+    import base64
+
+    server.set("/private", RSS)
+    url = server.url("/private").replace("http://", "http://humas:rahasia%40kantor@")
+    collect(ctx_for(url))
+    expected = "Basic " + base64.b64encode(b"humas:rahasia@kantor").decode()
+    assert server.last("/private").headers["Authorization"] == expected
+    relative = RSS.replace("https://pemprov.example.go.id/rilis/1", "rilis/1")
+    server.set("/private", relative)
+    releases, _ = collect(ctx_for(url))
+    # Neither a relative link resolved against the feed's URL nor the release's origin carries them.
+    assert releases[0].url == server.url("/rilis/1") and "rahasia" not in releases[0].origin
+
+    port = server.url("/").rsplit(":", 1)[1].split("/")[0]
+    server.set("/away", "", status=302, headers={"Location": f"http://localhost:{port}/private"})
+    away = server.url("/away").replace("http://", "http://humas:rahasia@")
+    releases, _ = collect(ctx_for(away))
+    assert releases and "Authorization" in server.last("/away").headers
+    assert "Authorization" not in server.last("/private").headers  # localhost is another host
+
+
 def test_a_redirect_loop_is_a_clear_error(server: FeedServer) -> None:
     url = server.set("/feed", "", status=302, headers={"Location": "/feed"})
     with pytest.raises(SourceError, match=r"^pemprov: network error: .*too many redirects"):

@@ -501,7 +501,10 @@ class RssSource(Source):
     )
 
     def collect(self, ctx: SourceContext) -> Iterator[Release | SourceError]:
+        from ..http import without_credentials
+
         url = str(ctx.options["url"])
+        shown = without_credentials(url)  # what logs, messages and relative links see
         timeout = float(ctx.options.get("timeout") or 30.0)
         max_bytes = int(ctx.options.get("max_bytes") or DEFAULT_MAX_BYTES)
         state = ctx.state.get_all()
@@ -510,25 +513,25 @@ class RssSource(Source):
         started = time.monotonic()
         fetched = fetch(ctx, url, timeout, max_bytes, validators)
         if fetched is None:
-            ctx.logger.debug("%s: not modified", url)
+            ctx.logger.debug("%s: not modified", shown)
             return
         body, response = fetched
         new_validators = {"etag": response.header("ETag"), "last_modified": response.header("Last-Modified")}
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         if digest == state.get("body_sha256"):
-            ctx.logger.debug("%s: same body as last time", url)
+            ctx.logger.debug("%s: same body as last time", shown)
             if new_validators != dict(validators):
                 ctx.state.put_many({"validators": new_validators})
             return
-        location = urljoin(response.url or url, response.header("Content-Location"))
+        location = urljoin(response.url or shown, response.header("Content-Location"))
         headers = {
             "content-type": response.header("Content-Type"),
             "content-location": location,
             "content-language": response.header("Content-Language"),
         }
         # Parsing is most of a feed's cost: it runs in a parser process when the engine has them.
-        items = ctx.offload(read_feed, body, headers, ctx.name, url, ctx.timezone, dict(ctx.defaults))
-        ctx.logger.debug("%s: %d items in %.2f s", url, len(items), time.monotonic() - started)
+        items = ctx.offload(read_feed, body, headers, ctx.name, shown, ctx.timezone, dict(ctx.defaults))
+        ctx.logger.debug("%s: %d items in %.2f s", shown, len(items), time.monotonic() - started)
         yield from items
         ctx.state.put_many({"validators": new_validators, "body_sha256": digest})
 
