@@ -8,8 +8,7 @@ The core owns the loop over channels and the ledger; a channel never writes stat
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
@@ -71,9 +70,9 @@ class ChannelContext:
         """The channel's shared :class:`~syndicator.http.Pool`: a lighter client than
         :attr:`http` for a channel whose calls are simple and many (the webhook)."""
         if self._pool_factory is None:
-            from .http import Pool
+            from .http import Pool, made_once
 
-            self._pool_factory = _once(Pool)
+            self._pool_factory = made_once(Pool)
         return cast("Pool", self._pool_factory())
 
     @property
@@ -90,19 +89,6 @@ class ChannelContext:
         """A path from config, relative to the config file's folder."""
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base_dir / p
-
-
-def _once(factory: Callable[[], Any]) -> Callable[[], Any]:
-    made: list[Any] = []
-    lock = threading.Lock()
-
-    def get() -> Any:
-        with lock:
-            if not made:
-                made.append(factory())
-            return made[0]
-
-    return get
 
 
 class Channel:

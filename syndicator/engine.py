@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from .approval import Hold, PinnedApproval, gate, pin
-from .channel import ChannelContext, _once
+from .channel import ChannelContext
 from .config import ChannelConfig, Config, SourceConfig
 from .dispatch import ChannelRuntime, Dispatcher, Outcome, effective_idempotency, idempotency_key, notify
 from .errors import SourceError, StateError, SyndicatorError
+from .http import made_once
 from .ledger import GateRow, Ledger, SourceStateBuffer, utcnow
 from .models import NEEDS_OPERATOR, Action, DeliveryState, Receipt, Release
 from .pacing import Pacer, parse_rate
@@ -140,7 +141,7 @@ class Engine:
 
             return Pool(timeout=cfg.timeout, user_agent=self.config.user_agent, maxsize=cfg.concurrency)
 
-        pool = _once(new_pool)
+        pool = made_once(new_pool)
         logger = logging.getLogger(f"syndicator.channel.{cfg.name}")
 
         def make_context(**overrides: Any) -> ChannelContext:
@@ -180,7 +181,7 @@ class Engine:
             # Feeds often share a host (a province's agencies): keep a connection per fetcher.
             return Pool(user_agent=self.config.user_agent, maxsize=FETCH_CONCURRENCY)
 
-        return _once(new_pool)
+        return made_once(new_pool)
 
     def channels(self, only: Iterable[str] | None = None) -> list[ChannelConfig]:
         wanted = set(only) if only else None

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
 
 if TYPE_CHECKING:
     import requests
     import urllib3
+
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = f"syndicator/{__version__} (+https://github.com/syndicator/syndicator)"
@@ -58,18 +62,33 @@ def make_session(
     return session
 
 
+def made_once(factory: Callable[[], T]) -> Callable[[], T]:
+    """A thread-safe getter that calls ``factory`` on first use and then returns its result:
+    one pool shared by every call of a channel, or by every source of a run."""
+    made: list[T] = []
+    lock = threading.Lock()
+
+    def get() -> T:
+        with lock:
+            if not made:
+                made.append(factory())
+            return made[0]
+
+    return get
+
+
 class Pool:
-    """A thread-safe keep-alive HTTP client for a channel's hot path, on urllib3.
+    """A thread-safe keep-alive HTTP client on urllib3, for the calls that are many: a
+    channel's deliveries (:meth:`request`) and a run's feed fetches (:meth:`open`).
 
     The same policy as :func:`make_session` (default timeout, User-Agent, TLS verified
     against the same CA bundle, proxies from the environment) in fewer layers: a call
     costs about half the CPU of a ``requests`` call, which bounds how many deliveries per
-    second one process can make. No retries and no redirects: both are the caller's call.
+    second one process can make. No retries; :meth:`request` follows no redirects.
     """
 
     def __init__(self, timeout: float = DEFAULT_TIMEOUT, user_agent: str | None = None, maxsize: int = 10):
         import os
-        import threading
 
         import urllib3
 
@@ -83,7 +102,7 @@ class Pool:
         self._kw: dict[str, Any] = {"maxsize": maxsize, "retries": False, "ca_certs": bundle}
         self._direct = urllib3.PoolManager(**self._kw)
         self._proxied: dict[str, urllib3.ProxyManager] = {}
-        self._route: dict[str, str] = {}  # scheme://host -> proxy URL ("" when direct)
+        self._route: dict[tuple[str, str], str] = {}  # (scheme, host) -> proxy URL ("" when direct)
         self._lock = threading.Lock()
         self._proxy_env = _proxies_in_environment()
 
@@ -98,14 +117,12 @@ class Pool:
     ) -> urllib3.BaseHTTPResponse:
         """Send one request and read the whole answer. Raises urllib3's errors: a
         ``NewConnectionError`` or ``ConnectTimeoutError`` means nothing was sent."""
-        import urllib3
-
         return self._manager(url).request(
             method,
             url,
             body=body,
             headers={**self._headers, **(headers or {})},
-            timeout=urllib3.Timeout(connect=timeout or self._timeout, read=timeout or self._timeout),
+            timeout=self._wait(timeout),
             redirect=False,
             retries=False,
         )
@@ -133,7 +150,7 @@ class Pool:
         sent = {**self._headers, **_ACCEPT_ENCODING, **auth, **(headers or {})}
         # Credentials go to the URL's own origin only, never on to a redirect elsewhere.
         elsewhere = {k: v for k, v in sent.items() if k.lower() != "authorization"}
-        wait = urllib3.Timeout(connect=timeout or self._timeout, read=timeout or self._timeout)
+        wait = self._wait(timeout)
         for _ in range(redirects + 1):
             hop = sent if _origin(url) == origin else elsewhere
             response = self._manager(url).request(
@@ -147,17 +164,21 @@ class Pool:
             url = urljoin(url, location)
         raise urllib3.exceptions.ResponseError(f"too many redirects (more than {redirects})")
 
+    def _wait(self, timeout: float | None) -> urllib3.Timeout:
+        import urllib3
+
+        return urllib3.Timeout(connect=timeout or self._timeout, read=timeout or self._timeout)
+
     def _manager(self, url: str) -> urllib3.PoolManager:
         if not self._proxy_env:
             return self._direct
-        base = url.split("/", 3)[:3]
-        origin = "/".join(base)
+        origin = _origin(url)
         with self._lock:
             if origin not in self._route:
                 from requests.utils import get_environ_proxies
 
                 proxies = get_environ_proxies(url)
-                self._route[origin] = proxies.get(base[0].rstrip(":")) or proxies.get("all") or ""
+                self._route[origin] = proxies.get(origin[0]) or proxies.get("all") or ""
             proxy = self._route[origin]
             if not proxy:
                 return self._direct

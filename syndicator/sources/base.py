@@ -51,10 +51,9 @@ class SourceContext:
         """A keep-alive :class:`~syndicator.http.Pool` (urllib3) that the run's sources share:
         lighter than :attr:`http`, and it reuses connections to a host many feeds live on."""
         if self._pool_factory is None:
-            from ..channel import _once
-            from ..http import Pool
+            from ..http import Pool, made_once
 
-            self._pool_factory = _once(Pool)
+            self._pool_factory = made_once(Pool)
         return cast("Pool", self._pool_factory())
 
     @property
