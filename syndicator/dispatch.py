@@ -192,15 +192,13 @@ class Dispatcher:
             previous: tuple[str, str, Callable[[], Outcome]] | None = None
             while True:
                 task = queue.take(wait=previous is None)
-                if task is not None and previous is not None and self.runtimes[task[1]].pacer is not None:
+                if previous is not None and (task is None or self.runtimes[task[1]].pacer is not None):
                     settle(*previous)
                     previous = None
+                    if task is None:
+                        continue  # now wait for a slot, with nothing left unrecorded
                 if task is None:
-                    if previous is None:
-                        return
-                    settle(*previous)
-                    previous = None
-                    continue
+                    return
                 key, name = task
                 try:
                     report = self.start_delivery(key, name)
