@@ -33,6 +33,7 @@ from syndicator.errors import AuthError, PermanentError, TransientError
 from syndicator.http import parse_retry_after
 from syndicator.models import Media, Post, Receipt, Release
 from syndicator.options import Option, Secret
+from syndicator_channels.wire import json_text
 from syndicator_channels.wire import root_cause as _reason
 
 DEFAULT_TEMPLATE = "{title}\n\n{summary}\n\n{url}"
@@ -159,10 +160,7 @@ class WebhookChannel(Channel):
         text = resp.data.decode("utf-8", "replace")
         if 200 <= resp.status < 300:
             remote_id = url_out = ""
-            try:
-                data = json.loads(text) if text.strip() else None
-            except ValueError:
-                data = None
+            data = json_text(text)
             if isinstance(data, dict):
                 if data.get("id") is not None:
                     remote_id = str(data["id"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -14,6 +15,16 @@ def json_body(resp: requests.Response) -> Any:
         return None
     try:
         return resp.json()
+    except ValueError:
+        return None
+
+
+def json_text(text: str) -> Any:
+    """:func:`json_body` for an answer already read as text (``ctx.pool`` answers)."""
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
     except ValueError:
         return None
 
