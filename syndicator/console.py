@@ -3,6 +3,7 @@ start-up that cron pays on every tick (and that ``--version`` measures) stays sm
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
 
@@ -16,4 +17,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     from .cli import main as cli_main
 
-    cli_main(args)
+    try:
+        cli_main(args)
+    finally:
+        if argv is None:  # this process ends here: see _before_exit
+            _before_exit()
+
+
+def _before_exit() -> None:
+    """Spare the interpreter's exit a collector pass over every object it still holds (about
+    50 ms, a tenth of an idle tick). Nothing is lost: the run closed its ledger, files and
+    connections itself, and exit frees the memory regardless."""
+    gc.freeze()
