@@ -7,7 +7,9 @@ holds no state of its own between runs: everything it knows is in the ledger.
 from __future__ import annotations
 
 import gc
+import hashlib
 import importlib
+import json
 import logging
 import os
 import threading
@@ -80,6 +82,17 @@ def _reason_kind(reason: str) -> str:
     return next((k for k in HOLD_KINDS if reason.startswith(k)), reason.split(":", 1)[0])
 
 
+def plan_fingerprint(channels: Iterable[ChannelConfig]) -> str:
+    """What decides which channels a release is planned for. A release planned under the same
+    fingerprint, for the content still approved, needs no planning again; adding a channel or
+    changing its routing or backfill changes it, and every release is gated once more."""
+    routing = sorted(
+        (c.name, c.type, c.sources and sorted(c.sources), c.tags and sorted(c.tags), c.backfill)
+        for c in channels
+    )
+    return hashlib.sha256(json.dumps(routing).encode()).hexdigest()[:16]
+
+
 def _offload(pool: ProcessPoolExecutor, fn: Callable[..., Any], *args: Any) -> Any:
     from concurrent.futures.process import BrokenProcessPool
 
@@ -106,7 +119,6 @@ class Engine:
         self.ledger = ledger
         self.now = now
         self._runtimes: dict[str, ChannelRuntime] = {}
-        self._order: dict[str, int] = {}  # release keys in dispatch order, from the last gate pass
         self._source_pool = self._new_source_pool()  # one keep-alive HTTP client for all sources
 
     # -- building blocks ----------------------------------------------------------------------
@@ -306,13 +318,16 @@ class Engine:
         return pinned, (decision.reason if isinstance(decision, Hold) and pinned is None else None)
 
     def gate_and_plan(self, report: RunReport, channels: list[ChannelConfig]) -> None:
-        """Find due releases and create a pending delivery per routed channel."""
+        """Find due releases and create a pending delivery per routed channel.
+
+        A release planned before, under the same channels, for the content still approved
+        is not gated again (see ``plan_fingerprint``): an idle tick gates nothing.
+        """
         now = self.now()
         zone = f" ({self.config.timezone})"
+        plan = plan_fingerprint(channels)
         due: list[GateRow] = []
-        rows = self.ledger.gate_rows()
-        self._order = {row.key: i for i, row in enumerate(rows)}  # urgent first, for due_tasks
-        for row in rows:
+        for row in self.ledger.gate_rows(plan):
             verdict = gate(
                 content_hash=row.content_hash,
                 approved_hash=row.approved_hash,
@@ -327,17 +342,20 @@ class Engine:
                 due.append(row)
             else:
                 report.held[row.key] = verdict.reason
+        if not due:
+            return
         self.ledger.mark_due([r.key for r in due if r.due_since is None], now)
-        existing = self.ledger.delivery_index()
+        existing = self.ledger.delivery_index(r.key for r in due)
         waiting = (DeliveryState.PENDING, DeliveryState.FAILED)
         pairs: list[tuple[str, str, str]] = []
         changes: list[tuple[str, str, str, Action]] = []
         by_source: dict[str, list[GateRow]] = {}
         for row in due:
             by_source.setdefault(row.source, []).append(row)
+        order = {row.key: i for i, row in enumerate(due)}  # urgent first
+        first_seen = self.ledger.channel_first_seen(((c.name, c.type) for c in channels), now)
         for cfg in channels:
-            first_seen = self.ledger.channel_first_seen(cfg.name, cfg.type, now)
-            for row in self._routed(cfg, due, by_source):
+            for row in self._routed(cfg, due, by_source, order):
                 if not cfg.routes(row.source, row.tags):
                     continue
                 known = existing.get((row.key, cfg.name))
@@ -349,7 +367,7 @@ class Engine:
                     elif known[0] == DeliveryState.SENT and cfg.on_change != "ignore":
                         changes.append((row.key, cfg.name, row.content_hash, self._change_action(cfg)))
                     continue
-                if not cfg.backfill and (row.due_since or now) < first_seen:
+                if not cfg.backfill and (row.due_since or now) < first_seen[cfg.name]:
                     report.not_backfilled += 1
                     continue
                 if not row.has_text:  # delivered everywhere before this channel came, and let go
@@ -361,16 +379,22 @@ class Engine:
             notify(self.pm, delivery, "planned")
         for delivery in self.ledger.replan(changes, now, detail="approved again with new content"):
             notify(self.pm, delivery, "replanned")
+        # Every routed channel of these releases now has its delivery, or never will.
+        self.ledger.mark_planned(((r.key, r.content_hash) for r in due), plan)
 
     def _routed(
-        self, cfg: ChannelConfig, due: list[GateRow], by_source: dict[str, list[GateRow]]
+        self,
+        cfg: ChannelConfig,
+        due: list[GateRow],
+        by_source: dict[str, list[GateRow]],
+        order: dict[str, int],
     ) -> list[GateRow]:
         """The due rows of the sources ``cfg`` takes, in dispatch order: with a channel per
         agency, walking every row for every channel would cost channels x releases."""
         if cfg.sources is None:
             return due
         picked = [row for name in dict.fromkeys(cfg.sources) for row in by_source.get(name, ())]
-        return picked if len(cfg.sources) == 1 else sorted(picked, key=lambda r: self._order[r.key])
+        return picked if len(cfg.sources) == 1 else sorted(picked, key=lambda r: order[r.key])
 
     def _change_action(self, cfg: ChannelConfig) -> Action:
         if cfg.on_change == "update" and cfg.cls.capabilities.edit:
@@ -455,7 +479,6 @@ class Engine:
         now = self.now()
         wanted = set(sources) if sources else None
         names = {c.name for c in channels}
-        order = self._order or {row.key: i for i, row in enumerate(self.ledger.gate_rows())}  # urgent first
         tasks = [
             (d.release_key, d.channel)
             for d in self.ledger.deliveries(states=[DeliveryState.PENDING, DeliveryState.FAILED])
@@ -463,6 +486,9 @@ class Engine:
             and (d.next_attempt_at is None or d.next_attempt_at <= now)
             and (wanted is None or d.release_key.split("/", 1)[0] in wanted)
         ]
+        if not tasks:
+            return tasks
+        order = {key: i for i, key in enumerate(self.ledger.in_dispatch_order({t[0] for t in tasks}))}
         return sorted(tasks, key=lambda t: order.get(t[0], len(order)))
 
     # -- the run ------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from enginekit import Harness, write_file
 from syndicator import hookimpl
 from syndicator.approval import Hold
 from syndicator.config import SourceConfig
+from syndicator.engine import plan_fingerprint
+from syndicator.errors import TransientError
 from syndicator.models import Approval, DeliveryState, Release
 from syndicator.sources.base import Source, SourceContext
 from syndicator.testing import Reply, ScriptedServer
@@ -336,6 +338,65 @@ def test_urgent_releases_are_dispatched_first(h: Harness) -> None:
     h.run()
 
     assert h.journal.sent_keys("rec") == ["news/c", "news/a", "news/b"]
+
+
+def test_a_retried_urgent_release_still_goes_before_older_ones(h: Harness) -> None:
+    h.channels["rec"]["concurrency"] = 1
+    h.write("a.md", id="a", title="Lama", date="2026-11-01T09:00:00+08:00")
+    h.write("c.md", id="c", title="Siaga banjir", date="2026-11-09T09:00:00+08:00", priority="urgent")
+    h.journal.fail("rec", TransientError("platform busy"), TransientError("platform busy"))
+    h.run()
+    assert h.journal.sent_keys("rec") == []
+
+    h.clock.advance(hours=1)
+    h.run()  # neither is gated again (both were planned): the order still comes from the ledger
+
+    assert h.journal.sent_keys("rec") == ["news/c", "news/a"]
+
+
+# -- what a tick reads again --------------------------------------------------------------------
+
+
+def test_a_tick_gates_again_only_what_can_have_changed(h: Harness) -> None:
+    h.sources["news"]["approval"] = "manual"
+    h.write("a.md", id="a", title="Disetujui")
+    h.write("b.md", id="b", title="Menunggu")
+    h.run()
+    h.ledger.approve("news/a", "Operator Humas", h.clock())
+    h.clock.advance(minutes=5)
+    h.run()
+    channels = h.engine().channels()
+
+    # the sent release is planned under these channels; the held one is gated every tick
+    assert h.journal.sent_keys("rec") == ["news/a"]
+    assert [row.key for row in h.ledger.gate_rows(plan_fingerprint(channels))] == ["news/b"]
+    h.clock.advance(minutes=5)
+    assert h.run().held == {"news/b": "not approved: waiting for `syndicator approve`"}
+
+    h.ledger.approve("news/b", "Operator Humas", h.clock())
+    h.run()
+    assert h.ledger.gate_rows(plan_fingerprint(channels)) == []
+    assert h.journal.sent_keys("rec") == ["news/a", "news/b"]
+
+    # an edit after approval is gated again, and held until approved again
+    h.write("a.md", id="a", title="Disetujui, lalu diubah")
+    h.clock.advance(minutes=5)
+    assert "changed since approval" in h.run().held["news/a"]
+
+
+def test_changing_the_channels_gates_every_release_once_more(h: Harness) -> None:
+    h.write("old.md", id="old", title="Sudah terbit")
+    h.run()
+    before = plan_fingerprint(h.engine().channels())
+    h.channels["archive"] = {"type": "recorder", "backfill": True}
+    after = plan_fingerprint(h.engine().channels())
+
+    assert before != after
+    assert [row.key for row in h.ledger.gate_rows(after)] == ["news/old"]
+    h.clock.advance(days=1)
+    h.run()
+    assert h.journal.sent_keys("archive") == ["news/old"]
+    assert h.ledger.gate_rows(after) == []
 
 
 # -- observers --------------------------------------------------------------------------------------

@@ -113,7 +113,9 @@ def test_a_schema_1_file_is_upgraded_with_each_release_text_moved_apart(h: Harne
     with sqlite3.connect(h.state_path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(releases)")}
     assert "events_at" not in names and "events_calls" in names
+    assert "planned" in columns
     h.run()
     assert h.journal.sent_keys("rec") == ["news/a"]
 
@@ -129,6 +131,7 @@ def _downgrade_to_schema_1(path: Path) -> None:
             "UPDATE releases SET data = ? WHERE key = ?", (zlib.compress(json.dumps(fields).encode()), key)
         )
     conn.execute("DROP TABLE release_text")
+    conn.execute("ALTER TABLE releases DROP COLUMN planned")
     conn.execute("CREATE INDEX events_at ON events (at)")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()

@@ -79,6 +79,8 @@ class Summary:
     hold_reason: str | None
 
 
+# The order releases go out in: urgent first, then by when each is (or was) due.
+_DISPATCH_ORDER = " ORDER BY (priority = 'urgent') DESC, COALESCE(publish_at, published, first_seen), key"
 _SELECT = "SELECT releases.*, release_text.data AS text FROM releases LEFT JOIN release_text USING (key)"
 
 
@@ -288,8 +290,7 @@ class ReleaseRecords(Store):
     def approved_releases(self) -> list[StoredRelease]:
         """Releases whose approval matches their content and that are not retracted."""
         rows = self._query(
-            _SELECT + " WHERE approved_hash = content_hash AND retracted_at IS NULL"
-            " ORDER BY (priority = 'urgent') DESC, COALESCE(publish_at, published, first_seen), key"
+            _SELECT + " WHERE approved_hash = content_hash AND retracted_at IS NULL" + _DISPATCH_ORDER
         )
         return [self._stored(r) for r in rows]
 
@@ -335,6 +336,24 @@ class ReleaseRecords(Store):
             if cur.rowcount:
                 self._event(conn, now, "retracted", release_key=key, actor=by, detail=reason)
 
+    def mark_planned(self, rows: Iterable[tuple[str, str]], plan: str) -> None:
+        """Record that each (key, content hash) has its deliveries planned under ``plan``."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE releases SET planned = ? WHERE key = ? AND content_hash = ?",
+                [(f"{content_hash} {plan}", key, content_hash) for key, content_hash in rows],
+            )
+
+    def in_dispatch_order(self, keys: Iterable[str]) -> list[str]:
+        """``keys`` urgent first, then by when each is (or was) due."""
+        return [
+            r[0]
+            for r in self._query(
+                "SELECT key FROM releases WHERE key IN (SELECT value FROM json_each(?))" + _DISPATCH_ORDER,
+                (json.dumps(list(keys)),),
+            )
+        ]
+
     def mark_due(self, keys: Iterable[str], now: datetime) -> None:
         """Remember when each release first became due (for the no-backfill rule)."""
         with self.transaction() as conn:
@@ -343,12 +362,20 @@ class ReleaseRecords(Store):
                 [(_iso(now), k) for k in keys],
             )
 
-    def gate_rows(self) -> list[GateRow]:
-        """The few columns the gate and the planner need, for every release not retracted."""
+    def gate_rows(self, plan: str | None = None) -> list[GateRow]:
+        """The few columns the gate and the planner need, for every release not retracted.
+
+        With ``plan`` (the channels' fingerprint), releases already planned under it for
+        their current, still approved content are left out: nothing about them can have
+        changed, and an archive of thousands would otherwise be gated again on every tick.
+        """
+        skip = " AND NOT (planned IS content_hash || ' ' || ? AND approved_hash IS content_hash)"
         rows = self._query(
             "SELECT key, source, tags, content_hash, approved_hash, approved_by, hold_reason, publish_at,"
             " due_since, priority, key IN (SELECT key FROM release_text) FROM releases WHERE retracted_at IS NULL"
-            " ORDER BY (priority = 'urgent') DESC, COALESCE(publish_at, published, first_seen), key"
+            + (skip if plan is not None else "")
+            + _DISPATCH_ORDER,
+            (plan,) if plan is not None else (),
         )
         # Releases share a few tag sets and due times: parse each distinct value once.
         tags: dict[str, tuple[str, ...]] = {}
@@ -380,17 +407,16 @@ class ReleaseRecords(Store):
 
     # -- channels ---------------------------------------------------------------------------
 
-    def channel_first_seen(self, name: str, type_: str, now: datetime) -> datetime:
-        """When this channel first appeared in the config (recorded on first sight)."""
+    def channel_first_seen(self, channels: Iterable[tuple[str, str]], now: datetime) -> dict[str, datetime]:
+        """When each (name, type) channel first appeared in the config (recorded on first sight)."""
+        wanted = dict(channels)
         with self.transaction() as conn:
-            conn.execute(
+            conn.executemany(
                 "INSERT INTO channels (name, type, first_seen) VALUES (?,?,?) ON CONFLICT (name) DO NOTHING",
-                (name, type_, _iso(now)),
+                [(name, type_, _iso(now)) for name, type_ in wanted.items()],
             )
-            row = conn.execute("SELECT first_seen FROM channels WHERE name = ?", (name,)).fetchone()
-        first = _dt(row["first_seen"])
-        assert first is not None
-        return first
+            rows = conn.execute("SELECT name, first_seen FROM channels").fetchall()
+        return {r["name"]: _dt(r["first_seen"]) or now for r in rows if r["name"] in wanted}
 
     def channels_first_seen(self) -> dict[str, datetime]:
         return {r["name"]: _dt(r["first_seen"]) or utcnow() for r in self._query("SELECT * FROM channels")}

@@ -22,7 +22,7 @@ from typing import Any, Generic, Self, TypeVar
 
 from ..errors import StateError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS releases (
     due_since TEXT,
     retracted_at TEXT,
     retracted_by TEXT,
-    retracted_reason TEXT
+    retracted_reason TEXT,
+    planned TEXT  -- "<content hash> <channel fingerprint>" once planned for every channel it routes to
 );
 CREATE INDEX IF NOT EXISTS releases_source ON releases (source);
 -- A release's text (summary and body), apart from its row so that it can be let go once
@@ -247,6 +248,9 @@ class Store:
         if 0 < version < 2:  # schema 1 indexed every event by time and by (channel, event)
             conn.execute("DROP INDEX IF EXISTS events_at")
             conn.execute("DROP INDEX IF EXISTS events_channel_event")
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(releases)")}
+        if "planned" not in columns:  # schema 3 remembers which releases are planned (gate_rows skips them)
+            conn.execute("ALTER TABLE releases ADD COLUMN planned TEXT")
 
     def close(self) -> None:
         with self._commit_lock:  # a queued write that nobody waited for is still committed
