@@ -20,7 +20,7 @@ import pluggy
 from .errors import ConfigError, ConfigProblem, PluginError
 from .options import Option, redact, resolve_options
 from .pacing import parse_duration, parse_rate
-from .plugins import channel_types, load_plugins_dir, source_types
+from .plugins import Registration, channel_types, load_plugins_dir, source_types
 
 CONFIG_ENV = "SYNDICATOR_CONFIG"
 DEFAULT_CONFIG = "syndicator.toml"
@@ -221,6 +221,16 @@ def _check_approval(policy: str) -> str | None:
     return f'expected "front-matter", "trusted", "manual" or "category:NAME", got {policy!r}'
 
 
+def _loads(reg: Registration, label: str, add: Any) -> bool:
+    """Import a lazily registered type's class; a plugin that cannot load is this table's problem."""
+    try:
+        reg.cls  # noqa: B018 (the property imports it)
+    except PluginError as exc:
+        add(label, [("type", str(exc))])
+        return False
+    return True
+
+
 def _string_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
@@ -295,7 +305,7 @@ def load_config(path: Path, pm: pluggy.PluginManager, environ: Mapping[str, str]
             add(label, [("approval", why)])
         if core.get("tags") is not None and not _string_list(core["tags"]):
             add(label, [("tags", "expected a list of strings")])
-        if reg is None:
+        if reg is None or not _loads(reg, label, add):
             continue
         options, found = resolve_options(
             table, reg.cls.options, environ=environ, ignore={o.name for o in _SOURCE_CORE}
@@ -351,7 +361,7 @@ def load_config(path: Path, pm: pluggy.PluginManager, environ: Mapping[str, str]
         for key in ("concurrency", "max_attempts", "daily_quota"):
             if isinstance(core.get(key), int) and core[key] < 1:
                 add(label, [(key, f"expected a positive integer, got {core[key]}")])
-        if reg is None:
+        if reg is None or not _loads(reg, label, add):
             continue
         options, found = resolve_options(
             table, reg.cls.options, environ=environ, ignore={o.name for o in _CHANNEL_CORE}

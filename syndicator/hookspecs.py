@@ -34,8 +34,11 @@ def register_channels(register: Callable[[type[Channel]], None]) -> None:
     ``syndicator channels list``). Call ``register(ChannelClass)`` for each class; the class's
     ``type`` attribute is the name used in ``[channels.NAME] type = "..."``. Two plugins that
     register the same type name are an error naming both.
+    ``register.lazy("type", "package.module:Class")`` names a class without importing it;
+    its module loads only when a config uses the type.
 
-    :param register: callback taking a subclass of :class:`syndicator.channel.Channel`.
+    :param register: a :class:`syndicator.plugins.Registrar`: called with a subclass of
+        :class:`syndicator.channel.Channel`, or ``.lazy(type_name, "module:Class")``.
     :returns: nothing.
     """
 
@@ -46,9 +49,10 @@ def register_sources(register: Callable[[type[Source]], None]) -> None:
 
     Called each time the engine builds the table of source types. Call
     ``register(SourceClass)`` for each subclass of :class:`syndicator.sources.base.Source`;
-    its ``type`` attribute is the name used in ``[sources.NAME] type = "..."``.
+    its ``type`` attribute is the name used in ``[sources.NAME] type = "..."``, or
+    ``register.lazy("type", "module:Class")`` to import it only when a config uses it.
 
-    :param register: callback taking a Source subclass.
+    :param register: a :class:`syndicator.plugins.Registrar` (as for channels).
     :returns: nothing.
     """
 

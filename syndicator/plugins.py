@@ -88,10 +88,85 @@ def load_plugins_dir(pm: pluggy.PluginManager, folder: Path) -> None:
         pm.register(module, name=name)
 
 
-@dataclass(frozen=True)
 class Registration:
-    cls: Any
-    plugin: str
+    """One registered channel or source type: its class, imported on first use when the
+    plugin named it as ``"module:Class"`` (:meth:`Registrar.lazy`)."""
+
+    def __init__(
+        self, plugin: str, type_name: str, base: type, cls: type | None = None, target: str = ""
+    ) -> None:
+        self.plugin, self.type_name, self._base = plugin, type_name, base
+        self._cls, self.target = cls, target
+
+    @property
+    def dotted(self) -> str:
+        """Where the class lives, as ``"module:Class"``."""
+        return self.target or f"{self.cls.__module__}:{self.cls.__qualname__}"
+
+    @property
+    def cls(self) -> Any:
+        if self._cls is None:
+            self._cls = self._load()
+        return self._cls
+
+    def _load(self) -> type:
+        module_name, _, attribute = self.target.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), attribute)
+        except Exception as exc:  # a plugin that cannot load fails its own type, named
+            raise PluginError(
+                f"plugin {self.plugin}: cannot load {self.target} (type {self.type_name!r}):"
+                f" {type(exc).__name__}: {exc}"
+            ) from exc
+        if not (isinstance(cls, type) and issubclass(cls, self._base)):
+            raise PluginError(f"plugin {self.plugin}: {self.target} is not a {self._base.__name__}")
+        if getattr(cls, "type", "") != self.type_name:
+            raise PluginError(
+                f"plugin {self.plugin}: {self.target} has type {getattr(cls, 'type', '')!r},"
+                f" not {self.type_name!r} as registered"
+            )
+        return cls
+
+
+class Registrar:
+    """The ``register`` callback the ``register_channels`` and ``register_sources`` hooks get."""
+
+    def __init__(self, table: dict[str, Registration], base: type, kind: str, plugin: str) -> None:
+        self._table, self._base, self._kind, self._plugin = table, base, kind, plugin
+
+    def __call__(self, cls: type) -> None:
+        """Register ``cls``, a subclass of the base class, under its ``type`` name."""
+        if not (isinstance(cls, type) and issubclass(cls, self._base)):
+            raise PluginError(
+                f"plugin {self._plugin} registered {cls!r}, which is not a {self._base.__name__}"
+            )
+        name = getattr(cls, "type", "")
+        if not name:
+            raise PluginError(f"plugin {self._plugin}: {cls.__name__} has no 'type' name")
+        self._add(Registration(self._plugin, name, self._base, cls=cls), cls.__name__)
+
+    def lazy(self, type_name: str, target: str) -> None:
+        """Register the class ``target`` ("package.module:Class") under ``type_name`` without
+        importing it: its module loads only when a config uses the type, so a tick does not
+        pay for every channel installed."""
+        module_name, colon, attribute = target.partition(":")
+        if not (type_name and module_name and colon and attribute):
+            raise PluginError(
+                f"plugin {self._plugin}: lazy({type_name!r}, {target!r}) needs a type name and 'module:Class'"
+            )
+        self._add(Registration(self._plugin, type_name, self._base, target=target), target)
+
+    def _add(self, registration: Registration, what: str) -> None:
+        name = registration.type_name
+        if name in self._table:
+            other = self._table[name]
+            if other.dotted == registration.dotted:  # one class, named lazily and registered itself
+                return
+            raise PluginError(
+                f"{self._kind} type {name!r} is registered twice: by plugin {other.plugin} "
+                f"({other.target or other.cls.__name__}) and by plugin {self._plugin} ({what})"
+            )
+        self._table[name] = registration
 
 
 def _plugin_name(pm: pluggy.PluginManager, plugin: object) -> str:
@@ -102,23 +177,7 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, base: type, kind: str) ->
     table: dict[str, Registration] = {}
     hook = getattr(pm.hook, hook_name)
     for impl in hook.get_hookimpls():
-        plugin = _plugin_name(pm, impl.plugin)
-
-        def register(cls: type, _plugin: str = plugin) -> None:
-            if not (isinstance(cls, type) and issubclass(cls, base)):
-                raise PluginError(f"plugin {_plugin} registered {cls!r}, which is not a {base.__name__}")
-            name = getattr(cls, "type", "")
-            if not name:
-                raise PluginError(f"plugin {_plugin}: {cls.__name__} has no 'type' name")
-            if name in table:
-                other = table[name].plugin
-                raise PluginError(
-                    f"{kind} type {name!r} is registered twice: by plugin {other} "
-                    f"({table[name].cls.__name__}) and by plugin {_plugin} ({cls.__name__})"
-                )
-            table[name] = Registration(cls, _plugin)
-
-        impl.function(register=register)
+        impl.function(register=Registrar(table, base, kind, _plugin_name(pm, impl.plugin)))
     return table
 
 

@@ -99,6 +99,90 @@ def test_entry_points_provide_the_first_party_channels() -> None:
         assert issubclass(table[name].cls, Channel) and table[name].cls.type == name
 
 
+# -- lazy registration -----------------------------------------------------------------------------
+
+
+class RegistersLazily:
+    def __init__(self, type_name: str, target: str) -> None:
+        self.type_name, self.target = type_name, target
+
+    @hookimpl
+    def register_channels(self, register: Any) -> None:
+        register.lazy(self.type_name, self.target)
+
+
+def test_a_lazily_registered_channel_is_imported_only_when_used(tmp_path: Path) -> None:
+    (tmp_path / "fax_plugin_lazy.py").write_text(
+        "from syndicator.channel import Channel\nclass Fax(Channel):\n    type = 'fax'\n", encoding="utf-8"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        pm = bare()
+        pm.register(RegistersLazily("fax", "fax_plugin_lazy:Fax"), name="fax-plugin")
+        table = channel_types(pm)
+        assert "fax_plugin_lazy" not in sys.modules
+        assert table["fax"].plugin == "fax-plugin" and table["fax"].cls.type == "fax"
+        assert "fax_plugin_lazy" in sys.modules
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("fax_plugin_lazy", None)
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("no_such_module_here:Fax", "cannot load no_such_module_here:Fax (type 'fax'): ModuleNotFoundError"),
+        ("syndicator.sources.rss:RssSource", "syndicator.sources.rss:RssSource is not a Channel"),
+        ("syndicator_channels.webhook:WebhookChannel", "has type 'webhook', not 'fax' as registered"),
+    ],
+)
+def test_a_lazy_type_that_cannot_load_is_an_error_naming_the_plugin(target: str, expected: str) -> None:
+    pm = bare()
+    pm.register(RegistersLazily("fax", target), name="fax-plugin")
+    registration = channel_types(pm)["fax"]  # nothing is imported yet, so nothing fails yet
+    with pytest.raises(PluginError) as caught:
+        registration.cls  # noqa: B018
+    assert str(caught.value).startswith("plugin fax-plugin: ") and expected in str(caught.value)
+
+
+def test_a_lazy_type_that_cannot_load_is_a_config_error_naming_the_channel(tmp_path: Path) -> None:
+    pm = bare()
+    pm.register(RegistersLazily("fax", "no_such_module_here:Fax"), name="fax-plugin")
+    path = tmp_path / "syndicator.toml"
+    path.write_text('[channels.kantor]\ntype = "fax"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, pm, environ={})
+    (problem,) = caught.value.problems
+    assert (problem.table, problem.key) == ("channels.kantor", "type")
+    assert "fax-plugin" in problem.message and "no_such_module_here" in problem.message
+
+
+def test_a_lazy_registration_needs_a_module_and_a_class() -> None:
+    pm = bare()
+    pm.register(RegistersLazily("fax", "fax_plugin_without_class"), name="fax-plugin")
+    with pytest.raises(PluginError, match="needs a type name and 'module:Class'"):
+        channel_types(pm)
+
+
+def test_one_class_registered_lazily_and_by_its_own_module_is_one_type() -> None:
+    from syndicator_channels import webhook
+
+    pm = get_plugin_manager(disabled=())
+    pm.register(webhook, name="webhook-module")  # as a test kit's register_plugin(module) does
+    table = channel_types(pm)
+    assert table["webhook"].plugin == "webhook" and table["webhook"].cls is webhook.WebhookChannel
+
+
+def test_two_plugins_naming_different_classes_for_one_type_lazily_is_an_error_naming_both() -> None:
+    pm = bare()
+    pm.register(RegistersLazily("fax", "fax_plugin_elsewhere:Fax"), name="alpha-fax")
+    pm.register(RegistersChannels(OtherFaxChannel), name="beta-fax")
+    with pytest.raises(PluginError) as caught:
+        channel_types(pm)
+    message = str(caught.value)
+    assert "alpha-fax (fax_plugin_elsewhere:Fax)" in message and "beta-fax (OtherFaxChannel)" in message
+
+
 # -- duplicate type names ----------------------------------------------------------------------------
 
 

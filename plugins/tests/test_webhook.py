@@ -502,7 +502,7 @@ def test_registers_through_hook_and_entry_point() -> None:
     pm.hook.register_channels(register=found.append)
     assert found == [WebhookChannel]
     eps = {ep.name: ep.value for ep in metadata.entry_points(group="syndicator")}
-    assert eps.get("webhook") == "syndicator_channels.webhook"
+    assert eps.get("webhook") == "syndicator_channels.registry:webhook"  # see test_registry.py
 
 
 def test_options_schema() -> None:
