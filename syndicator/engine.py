@@ -325,9 +325,9 @@ class Engine:
         """
         now = self.now()
         zone = f" ({self.config.timezone})"
-        plan = plan_fingerprint(channels)
+        self.ledger.plan_under(plan_fingerprint(channels))
         due: list[GateRow] = []
-        for row in self.ledger.gate_rows(plan):
+        for row in self.ledger.gate_rows(skip_planned=True):
             verdict = gate(
                 content_hash=row.content_hash,
                 approved_hash=row.approved_hash,
@@ -380,7 +380,7 @@ class Engine:
         for delivery in self.ledger.replan(changes, now, detail="approved again with new content"):
             notify(self.pm, delivery, "replanned")
         # Every routed channel of these releases now has its delivery, or never will.
-        self.ledger.mark_planned(((r.key, r.content_hash) for r in due), plan)
+        self.ledger.mark_planned((r.key, r.content_hash) for r in due)
 
     def _routed(
         self,

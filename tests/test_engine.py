@@ -365,17 +365,16 @@ def test_a_tick_gates_again_only_what_can_have_changed(h: Harness) -> None:
     h.ledger.approve("news/a", "Operator Humas", h.clock())
     h.clock.advance(minutes=5)
     h.run()
-    channels = h.engine().channels()
 
-    # the sent release is planned under these channels; the held one is gated every tick
+    # the sent release is planned; the held one is gated every tick
     assert h.journal.sent_keys("rec") == ["news/a"]
-    assert [row.key for row in h.ledger.gate_rows(plan_fingerprint(channels))] == ["news/b"]
+    assert [row.key for row in h.ledger.gate_rows(skip_planned=True)] == ["news/b"]
     h.clock.advance(minutes=5)
     assert h.run().held == {"news/b": "not approved: waiting for `syndicator approve`"}
 
     h.ledger.approve("news/b", "Operator Humas", h.clock())
     h.run()
-    assert h.ledger.gate_rows(plan_fingerprint(channels)) == []
+    assert h.ledger.gate_rows(skip_planned=True) == []
     assert h.journal.sent_keys("rec") == ["news/a", "news/b"]
 
     # an edit after approval is gated again, and held until approved again
@@ -392,11 +391,13 @@ def test_changing_the_channels_gates_every_release_once_more(h: Harness) -> None
     after = plan_fingerprint(h.engine().channels())
 
     assert before != after
-    assert [row.key for row in h.ledger.gate_rows(after)] == ["news/old"]
+    assert h.ledger.gate_rows(skip_planned=True) == []
+    h.ledger.plan_under(after)  # what the next run does first: the marks were made for other channels
+    assert [row.key for row in h.ledger.gate_rows(skip_planned=True)] == ["news/old"]
     h.clock.advance(days=1)
     h.run()
     assert h.journal.sent_keys("archive") == ["news/old"]
-    assert h.ledger.gate_rows(after) == []
+    assert h.ledger.gate_rows(skip_planned=True) == []
 
 
 # -- observers --------------------------------------------------------------------------------------

@@ -94,6 +94,14 @@ def test_edited_content_is_changed_with_a_changed_event(ledger: Ledger) -> None:
     assert stored.first_seen == NOW
 
 
+def test_a_release_reads_back_with_the_plain_text_it_was_collected_with(ledger: Ledger) -> None:
+    r = release("a").with_changes(body_html="<p>Isi <b>rilis</b>.</p>", body_text="Isi rilis, ringkas.")
+    ledger.store_releases([(r, approval(r), None)], NOW)
+
+    stored = ledger.release(r.key)
+    assert stored is not None and stored.release == r  # not derived again from the HTML
+
+
 def test_store_reports_outcomes_in_order(ledger: Ledger) -> None:
     a, b = release("a"), release("b")
     ledger.store_releases([(a, None, "held"), (b, None, "held")], NOW)

@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS releases (
     retracted_at TEXT,
     retracted_by TEXT,
     retracted_reason TEXT,
-    planned TEXT  -- "<content hash> <channel fingerprint>" once planned for every channel it routes to
+    planned INTEGER  -- 1: planned for every channel it routes to, under meta's plan (0 bytes on disk)
 );
 CREATE INDEX IF NOT EXISTS releases_source ON releases (source);
 -- A release's text (summary and body), apart from its row so that it can be let go once
@@ -250,7 +250,7 @@ class Store:
             conn.execute("DROP INDEX IF EXISTS events_channel_event")
         columns = {r[1] for r in conn.execute("PRAGMA table_info(releases)")}
         if "planned" not in columns:  # schema 3 remembers which releases are planned (gate_rows skips them)
-            conn.execute("ALTER TABLE releases ADD COLUMN planned TEXT")
+            conn.execute("ALTER TABLE releases ADD COLUMN planned INTEGER")
 
     def close(self) -> None:
         with self._commit_lock:  # a queued write that nobody waited for is still committed
