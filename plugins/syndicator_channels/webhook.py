@@ -110,7 +110,7 @@ class WebhookChannel(Channel):
             "kind": "correction",
             "correction_of": original.to_dict(),
         }
-        return replace(post, extra={**post.extra, "payload": payload})
+        return with_payload(post, payload)
 
     def render_retraction(
         self, release: Release, original: Receipt, reason: str, ctx: ChannelContext
@@ -125,7 +125,7 @@ class WebhookChannel(Channel):
             "text": post.text,
             "retraction_of": original.to_dict(),
         }
-        return replace(post, extra={**post.extra, "payload": payload})
+        return with_payload(post, payload)
 
     def publish(self, post: Post, ctx: ChannelContext) -> Receipt:
         """POST the payload; a 2xx is a receipt, anything else raises a typed error.
@@ -134,7 +134,7 @@ class WebhookChannel(Channel):
         that fans out in bulk, and this halves the CPU each call costs.
         """
         url = _url(ctx)
-        body = canonical_body(post.extra["payload"])
+        body = _body(post)
         headers = _static_headers(ctx)
         headers["Content-Type"] = "application/json"
         if ctx.idempotency_key:
@@ -225,10 +225,19 @@ def render_text(template: str, release: Release) -> str:
 
 
 def with_payload(post: Post, payload: dict[str, Any]) -> Post:
-    """``post`` carrying ``payload``, and the SHA-256 of the exact body that will be sent (the
-    audit trail records that hash, so a receiver's copy can be checked against it)."""
-    digest = "sha256:" + hashlib.sha256(canonical_body(payload)).hexdigest()
-    return replace(post, extra={**post.extra, "payload": payload, "payload_sha256": digest})
+    """``post`` carrying ``payload``, the exact body that will be sent, and its SHA-256 (the
+    audit trail records that hash, so a receiver's copy can be checked against it). The body
+    is serialised here once, not again when it is sent."""
+    body = canonical_body(payload)
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    extra = {**post.extra, "payload": payload, "payload_json": body.decode("utf-8"), "payload_sha256": digest}
+    return replace(post, extra=extra)
+
+
+def _body(post: Post) -> bytes:
+    """The bytes to POST: what :func:`with_payload` serialised, else the payload as it is."""
+    text = post.extra.get("payload_json")
+    return text.encode("utf-8") if isinstance(text, str) else canonical_body(post.extra["payload"])
 
 
 def canonical_body(payload: Any) -> bytes:

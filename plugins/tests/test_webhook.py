@@ -24,7 +24,7 @@ from syndicator import hookspecs
 from syndicator.channel import Channel, ChannelContext
 from syndicator.errors import AuthError, ChannelError, PermanentError, TransientError
 from syndicator.http import Pool
-from syndicator.models import Media, Post, Release
+from syndicator.models import Media, Post, Receipt, Release
 from syndicator.options import Secret, resolve_options
 from syndicator.testing import Recorded, Reply, ScriptedServer
 
@@ -223,6 +223,25 @@ def test_publish_sends_canonical_json_with_headers(
     assert "Jembatan" in req.body.decode("utf-8")
     assert req.json["id"] == "diskominfo/2024-001"
     assert req.headers["X-Syndicator-Signature"] == sign(SECRET, req.body)
+
+
+def test_the_recorded_hash_is_of_the_exact_body_sent_for_posts_corrections_and_retractions(
+    release: Release, make_ctx: CtxFactory, scripted_server: ScriptedServer
+) -> None:
+    scripted_server.script("POST", PATH, Reply(201, json={"id": 42}))
+    ctx, channel = make_ctx(), WebhookChannel()
+    original = Receipt(remote_id="41", url="https://r.example/41")
+    posts = [
+        channel.render(release, ctx),
+        channel.render_correction(release, original, ctx),
+        channel.render_retraction(release, original, "ditarik atas permintaan dinas", ctx),
+    ]
+    for post in posts:
+        channel.publish(post, ctx)
+    for post, request in zip(posts, scripted_server.requests, strict=True):
+        assert post.extra["payload_sha256"] == "sha256:" + hashlib.sha256(request.body).hexdigest()
+        assert request.json == post.extra["payload"]
+    assert [r.json.get("kind") for r in scripted_server.requests] == [None, "correction", "retraction"]
 
 
 def test_idempotency_key_and_body_stable_across_publishes(
