@@ -82,11 +82,6 @@ def _reason_kind(reason: str) -> str:
     return next((k for k in HOLD_KINDS if reason.startswith(k)), reason.split(":", 1)[0])
 
 
-def _import_all(modules: list[str]) -> None:
-    for module in modules:
-        importlib.import_module(module)
-
-
 def plan_fingerprint(channels: Iterable[ChannelConfig]) -> str:
     """What decides which channels a release is planned for. A release planned under the same
     fingerprint, for the content still approved, needs no planning again; adding a channel or
@@ -218,10 +213,7 @@ class Engine:
         ]
         if not configs:
             return
-        offloading = [c for c in configs if c.cls.offloads]
-        parsers = self._start_parsers(
-            len(offloading), sorted({m for c in offloading for m in c.cls.offload_imports})
-        )
+        parsers = self._start_parsers(sum(1 for c in configs if c.cls.offloads))
         for module in sorted({m for c in configs for m in c.cls.imports}):
             importlib.import_module(module)
         try:
@@ -245,13 +237,12 @@ class Engine:
             if parsers is not None:
                 parsers.shutdown(cancel_futures=True)
 
-    def _start_parsers(self, sources: int, modules: list[str]) -> ProcessPoolExecutor | None:
+    def _start_parsers(self, sources: int) -> ProcessPoolExecutor | None:
         """Parser processes for sources to ``offload`` to, or None to parse in this process.
 
         They are forked before any thread of this run exists (forking a threaded process can
         copy a lock some other thread holds), and only pay off with several sources that
-        offload (``Source.offloads``): a run over folders alone forks nothing. Each imports
-        ``modules`` (``Source.offload_imports``) while the feeds are being fetched.
+        offload (``Source.offloads``): a run over folders alone forks nothing.
         """
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -266,9 +257,8 @@ class Engine:
         # with os._exit, so it cannot close or checkpoint the parent's database.
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
         gc.freeze()  # the collector would otherwise write to (and so copy) every shared page
-        try:  # the first submit forks them all, now, while this is the only thread
-            for _ in range(workers):
-                pool.submit(_import_all, modules)  # not waited for: a failure shows when it is used
+        try:  # the first submit forks them all, now, while this is the only thread; nothing waits
+            pool.submit(int)
         finally:
             gc.unfreeze()
         return pool

@@ -100,9 +100,6 @@ class Source:
     #: True when ``collect`` hands work to ``ctx.offload``: only then does the engine start
     #: parser processes for it.
     offloads: ClassVar[bool] = False
-    #: Modules the work handed to ``ctx.offload`` imports: each parser process imports them as
-    #: soon as it starts, while the sources still fetch, instead of when the first body arrives.
-    offload_imports: ClassVar[tuple[str, ...]] = ()
     #: Modules ``collect`` imports, imported once before the sources' threads start (threads
     #: importing one module side by side wait on each other, and can see it half-initialised).
     imports: ClassVar[tuple[str, ...]] = ()

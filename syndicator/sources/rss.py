@@ -503,7 +503,6 @@ class RssSource(Source):
     type = "rss"
     description = "An RSS, RDF or Atom feed, fetched with a conditional GET"
     offloads = True  # parsing, in read_feed
-    offload_imports = ("feedparser", "syndicator.sources.fastrss")
     imports = ("urllib3",)  # fetching, through ctx.pool
     options = (
         Option("url", str, required=True, help="the feed's URL"),
