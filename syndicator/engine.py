@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import importlib
+import itertools
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -42,7 +44,8 @@ log = logging.getLogger(__name__)
 RETRACTABLE = (DeliveryState.PENDING, DeliveryState.FAILED, DeliveryState.DEAD)
 
 #: Sources read at once: enough to hide feed latency, few enough to be polite to servers.
-FETCH_CONCURRENCY = 8
+FETCH_CONCURRENCY = 16  # sources read at once, across every host
+FETCH_PER_HOST = 8  # requests at once to any one host (politeness)
 
 
 @dataclass
@@ -80,6 +83,16 @@ HOLD_KINDS = ("not approved", "changed since approval", "embargoed", "retracted"
 
 def _reason_kind(reason: str) -> str:
     return next((k for k in HOLD_KINDS if reason.startswith(k)), reason.split(":", 1)[0])
+
+
+def _taking_turns(configs: list[SourceConfig], hosts: dict[str, str | None]) -> list[SourceConfig]:
+    """``configs`` with their hosts taking turns (a, b, a, b, a, ...), so that the threads
+    waiting for one busy host's turn do not hold up the sources of the others."""
+    by_host: dict[str | None, list[SourceConfig]] = {}
+    for cfg in configs:
+        by_host.setdefault(hosts[cfg.name], []).append(cfg)
+    rounds = itertools.zip_longest(*by_host.values())
+    return [cfg for turn in rounds for cfg in turn if cfg is not None]
 
 
 def plan_fingerprint(channels: Iterable[ChannelConfig]) -> str:
@@ -190,8 +203,9 @@ class Engine:
         def new_pool() -> Any:
             from .http import Pool
 
-            # Feeds often share a host (a province's agencies): keep a connection per fetcher.
-            return Pool(user_agent=self.config.user_agent, maxsize=FETCH_CONCURRENCY)
+            # Feeds often share a host (a province's agencies): a kept-alive connection for each
+            # request that host may have at a time.
+            return Pool(user_agent=self.config.user_agent, maxsize=FETCH_PER_HOST)
 
         return made_once(new_pool)
 
@@ -216,11 +230,16 @@ class Engine:
         parsers = self._start_parsers(sum(1 for c in configs if c.cls.offloads))
         for module in sorted({m for c in configs for m in c.cls.imports}):
             importlib.import_module(module)
+        hosts = {cfg.name: cfg.cls.fetches_from(cfg.options) for cfg in configs}
+        slots = {host: threading.BoundedSemaphore(FETCH_PER_HOST) for host in set(hosts.values()) if host}
         try:
             with ThreadPoolExecutor(
                 min(FETCH_CONCURRENCY, len(configs)), thread_name_prefix="syn-source"
             ) as pool:
-                futures = {pool.submit(self._read_source, cfg, parsers): cfg for cfg in configs}
+                futures = {
+                    pool.submit(self._read_source, cfg, parsers, slots.get(hosts[cfg.name] or "")): cfg
+                    for cfg in _taking_turns(configs, hosts)
+                }
                 for future in as_completed(futures):
                     cfg = futures[future]
                     try:
@@ -264,13 +283,17 @@ class Engine:
         return pool
 
     def _read_source(
-        self, cfg: SourceConfig, parsers: ProcessPoolExecutor | None = None
+        self,
+        cfg: SourceConfig,
+        parsers: ProcessPoolExecutor | None = None,
+        host: threading.BoundedSemaphore | None = None,
     ) -> tuple[list[Release | SourceError], SourceStateBuffer]:
         state = SourceStateBuffer(self.ledger, cfg.name)
         ctx = self.source_context(cfg, state)
         if parsers is not None:
             ctx._offload = partial(_offload, parsers)
-        return list(cfg.cls().collect(ctx)), state
+        with host or nullcontext():  # one of the few requests its host may have at a time
+            return list(cfg.cls().collect(ctx)), state
 
     def _store_source(
         self,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +55,9 @@ class FeedServer:
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most requests this server answered at one time
+        self.spans: list[tuple[float, float]] = []  # (start, end) of each answer, time.monotonic()
 
     # -- scripting ---------------------------------------------------------------------
     def set(self, path: str, body: bytes | str, **options: Any) -> str:
@@ -103,6 +107,18 @@ class FeedServer:
 
     # -- serving -----------------------------------------------------------------------
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        started = time.monotonic()
+        try:
+            self._respond(handler)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+                self.spans.append((started, time.monotonic()))
+
+    def _respond(self, handler: BaseHTTPRequestHandler) -> None:
         path = handler.path.split("?", 1)[0]
         with self._lock:
             self.requests.append(RecordedRequest(handler.command, path, dict(handler.headers.items())))

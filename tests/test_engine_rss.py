@@ -6,6 +6,7 @@ to :class:`ScriptedServer`; both listen on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -224,3 +225,29 @@ def test_a_source_error_crosses_from_a_parser_process_whole() -> None:
         "x",
         "pemprov: x: not a feed: HTML page",
     )
+
+
+def test_each_host_gets_at_most_eight_requests_at_a_time_and_other_hosts_go_on_beside_it(
+    h: Harness, feeds: FeedServer, hook: ScriptedServer
+) -> None:
+    """Twenty feeds on one host and four on another, each answered after 0.3 s: never more
+    than eight at once on either host, and the four do not wait behind the twenty."""
+    with FeedServer() as other:
+        for n in range(20):
+            add_feed(h, f"near-{n}", feeds.set(f"/near-{n}.xml", rss(f"near-{n}"), delay=0.3))
+        for n in range(4):
+            url = other.set(f"/far-{n}.xml", rss(f"far-{n}"), delay=0.3)
+            add_feed(h, f"far-{n}", url.replace("127.0.0.1", "localhost"))  # another host name
+
+        h.run()
+
+        assert feeds.most_in_flight == 8 and other.most_in_flight == 4
+        assert most_at_once(feeds.spans + other.spans) == 12
+        first_answered = min(end for _, end in feeds.spans)
+        assert all(start < first_answered for start, _ in other.spans)  # in the first round
+        assert len(posted(hook)) == 24
+
+
+def most_at_once(spans: list[tuple[float, float]]) -> int:
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    return max(itertools.accumulate(step for _, step in edges))

@@ -104,5 +104,12 @@ class Source:
     #: importing one module side by side wait on each other, and can see it half-initialised).
     imports: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def fetches_from(cls, options: Mapping[str, Any]) -> str | None:
+        """The origin (``scheme://host:port``) ``collect`` fetches from, or None when it reads
+        no network. The engine keeps at most a few requests on one origin at a time, however
+        many sources live there, and fetches from other origins beside them."""
+        return None
+
     def collect(self, ctx: SourceContext) -> Iterator[Release | SourceError]:
         raise NotImplementedError

@@ -510,6 +510,15 @@ class RssSource(Source):
         Option("max_bytes", int, default=DEFAULT_MAX_BYTES, help="a larger feed is an error"),
     )
 
+    @classmethod
+    def fetches_from(cls, options: Mapping[str, Any]) -> str | None:
+        from urllib.parse import urlsplit
+
+        try:
+            return urlsplit(str(options.get("url") or "")).hostname
+        except ValueError:
+            return None
+
     def collect(self, ctx: SourceContext) -> Iterator[Release | SourceError]:
         from ..http import without_credentials
 
