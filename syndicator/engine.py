@@ -241,7 +241,7 @@ class Engine:
                     for cfg in _taking_turns(configs, hosts)
                 }
                 for future in as_completed(futures):
-                    cfg = futures[future]
+                    cfg = futures.pop(future)  # a source's releases are let go once stored
                     try:
                         items, state = future.result()
                         self._store_source(cfg, items, state, report)
