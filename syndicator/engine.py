@@ -43,9 +43,10 @@ log = logging.getLogger(__name__)
 
 RETRACTABLE = (DeliveryState.PENDING, DeliveryState.FAILED, DeliveryState.DEAD)
 
-#: Sources read at once: enough to hide feed latency, few enough to be polite to servers.
-FETCH_CONCURRENCY = 16  # sources read at once, across every host
-FETCH_PER_HOST = 8  # requests at once to any one host (politeness)
+#: Sources read at once, across every host: enough to hide feed latency.
+FETCH_CONCURRENCY = 16
+#: Requests at once to any one host: few enough to be polite to its server.
+FETCH_PER_HOST = 8
 
 
 @dataclass
@@ -286,13 +287,13 @@ class Engine:
         self,
         cfg: SourceConfig,
         parsers: ProcessPoolExecutor | None = None,
-        host: threading.BoundedSemaphore | None = None,
+        slot: threading.BoundedSemaphore | None = None,
     ) -> tuple[list[Release | SourceError], SourceStateBuffer]:
         state = SourceStateBuffer(self.ledger, cfg.name)
         ctx = self.source_context(cfg, state)
         if parsers is not None:
             ctx._offload = partial(_offload, parsers)
-        with host or nullcontext():  # one of the few requests its host may have at a time
+        with slot or nullcontext():  # one of the few requests its host may have at a time
             return list(cfg.cls().collect(ctx)), state
 
     def _store_source(
@@ -376,7 +377,7 @@ class Engine:
         for row in due:
             by_source.setdefault(row.source, []).append(row)
         order = {row.key: i for i, row in enumerate(due)}  # urgent first
-        first_seen = self.ledger.channel_first_seen(((c.name, c.type) for c in channels), now)
+        first_seen = self.ledger.record_channels(((c.name, c.type) for c in channels), now)
         for cfg in channels:
             for row in self._routed(cfg, due, by_source, order):
                 if not cfg.routes(row.source, row.tags):

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import SyndicatorError
 from ..models import Action, Delivery, DeliveryState, Receipt
-from .store import Pending, Store, _dt, _iso
+from .store import IN_KEYS, Pending, Store, _dt, _iso, _key_list
 
 
 class DeliveryRecords(Store):
@@ -56,15 +56,12 @@ class DeliveryRecords(Store):
         rows = self._query(f"SELECT * FROM deliveries{where} ORDER BY release_key, channel", params)
         return [self._delivery(r) for r in rows]
 
-    def delivery_index(self, keys: Iterable[str] | None = None) -> dict[tuple[str, str], tuple[str, str]]:
-        """(release, channel) -> (state, content hash) for each delivery (of ``keys``), for planning."""
-        sql = "SELECT release_key, channel, state, content_hash FROM deliveries"
-        if keys is None:
-            rows = self._query(sql)
-        else:
-            rows = self._query(
-                sql + " WHERE release_key IN (SELECT value FROM json_each(?))", (json.dumps(list(keys)),)
-            )
+    def delivery_index(self, keys: Iterable[str]) -> dict[tuple[str, str], tuple[str, str]]:
+        """(release, channel) -> (state, content hash) for each delivery of ``keys``, for planning."""
+        rows = self._query(
+            "SELECT release_key, channel, state, content_hash FROM deliveries WHERE release_key" + IN_KEYS,
+            (_key_list(keys),),
+        )
         return {(r[0], r[1]): (r[2], r[3]) for r in rows}
 
     def plan(self, pairs: Iterable[tuple[str, str, str]], now: datetime) -> list[Delivery]:

@@ -14,7 +14,7 @@ from ..approval import GateResult, PinnedApproval, gate
 from ..errors import ReleaseNotFound
 from ..models import Release
 from .sourcestate import SourceStateBuffer
-from .store import Store, _dt, _iso, utcnow
+from .store import IN_KEYS, Store, _dt, _iso, _key_list, utcnow
 
 
 @dataclass(frozen=True)
@@ -112,16 +112,12 @@ class ReleaseRecords(Store):
 
     def summaries(self, keys: Iterable[str]) -> dict[str, Summary]:
         """What is stored of each of ``keys`` (absent keys are new releases)."""
-        wanted, found = list(dict.fromkeys(keys)), {}
-        for start in range(0, len(wanted), 500):  # one query per 500: SQLite caps parameters
-            chunk = wanted[start : start + 500]
-            rows = self._query(
-                "SELECT key, content_hash, approved_by, approved_at, approved_hash, approval_origin,"
-                f" approval_identity, hold_reason FROM releases WHERE key IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            found.update({r["key"]: Summary(r["content_hash"], _pinned(r), r["hold_reason"]) for r in rows})
-        return found
+        rows = self._query(
+            "SELECT key, content_hash, approved_by, approved_at, approved_hash, approval_origin,"
+            " approval_identity, hold_reason FROM releases WHERE key" + IN_KEYS,
+            (_key_list(keys),),
+        )
+        return {r["key"]: Summary(r["content_hash"], _pinned(r), r["hold_reason"]) for r in rows}
 
     def store_releases(
         self,
@@ -360,13 +356,10 @@ class ReleaseRecords(Store):
 
     def in_dispatch_order(self, keys: Iterable[str]) -> list[str]:
         """``keys`` urgent first, then by when each is (or was) due."""
-        return [
-            r[0]
-            for r in self._query(
-                "SELECT key FROM releases WHERE key IN (SELECT value FROM json_each(?))" + _DISPATCH_ORDER,
-                (json.dumps(list(keys)),),
-            )
-        ]
+        rows = self._query(
+            "SELECT key FROM releases WHERE key" + IN_KEYS + _DISPATCH_ORDER, (_key_list(keys),)
+        )
+        return [r[0] for r in rows]
 
     def mark_due(self, keys: Iterable[str], now: datetime) -> None:
         """Remember when each release first became due (for the no-backfill rule)."""
@@ -420,16 +413,16 @@ class ReleaseRecords(Store):
 
     # -- channels ---------------------------------------------------------------------------
 
-    def channel_first_seen(self, channels: Iterable[tuple[str, str]], now: datetime) -> dict[str, datetime]:
-        """When each (name, type) channel first appeared in the config (recorded on first sight)."""
+    def record_channels(self, channels: Iterable[tuple[str, str]], now: datetime) -> dict[str, datetime]:
+        """Record each (name, type) channel not seen before as first seen ``now``; return when
+        each of them first appeared in the config."""
         wanted = dict(channels)
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT INTO channels (name, type, first_seen) VALUES (?,?,?) ON CONFLICT (name) DO NOTHING",
                 [(name, type_, _iso(now)) for name, type_ in wanted.items()],
             )
-            rows = conn.execute("SELECT name, first_seen FROM channels").fetchall()
-        return {r["name"]: _dt(r["first_seen"]) or now for r in rows if r["name"] in wanted}
+        return {name: seen for name, seen in self.channels_first_seen().items() if name in wanted}
 
     def channels_first_seen(self) -> dict[str, datetime]:
         return {r["name"]: _dt(r["first_seen"]) or utcnow() for r in self._query("SELECT * FROM channels")}

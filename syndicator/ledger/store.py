@@ -11,6 +11,7 @@ short transaction, so a crash loses at most the call in flight, never a recorded
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -107,6 +108,15 @@ CREATE TABLE IF NOT EXISTS source_state (
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+#: ``... IN`` + this, with :func:`_key_list` as its parameter: any number of keys in one
+#: parameter (SQLite caps how many a statement may have).
+IN_KEYS = " IN (SELECT value FROM json_each(?))"
+
+
+def _key_list(keys: Iterable[str]) -> str:
+    return json.dumps(list(keys))
 
 
 def _iso(value: datetime | None) -> str | None:
