@@ -106,9 +106,9 @@ class Source:
 
     @classmethod
     def fetches_from(cls, options: Mapping[str, Any]) -> str | None:
-        """The origin (``scheme://host:port``) ``collect`` fetches from, or None when it reads
-        no network. The engine keeps at most a few requests on one origin at a time, however
-        many sources live there, and fetches from other origins beside them."""
+        """The host name ``collect`` fetches from, or None when it reads no network. The
+        engine keeps at most a few requests on one host at a time, however many sources live
+        there, and fetches from other hosts beside them."""
         return None
 
     def collect(self, ctx: SourceContext) -> Iterator[Release | SourceError]:

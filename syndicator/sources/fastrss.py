@@ -125,24 +125,32 @@ class _Feed:
             elif child.tag == "language":
                 if len(child):
                     raise _Declined
-                feed["language"] = self._text(child.text, "language")[0]
+                feed["language"] = self._text(child.text)
         if sum(1 for _ in root.iter("item")) != len(entries):
             raise _Declined  # an item outside the channel, which feedparser would read as well
         return {"feed": feed, "entries": entries, "version": "rss20", "bozo": 0}
 
-    def _text(self, text: str | None, element: str, resolve: bool = False) -> tuple[str, bool]:
-        """What feedparser's pop() makes of an element's text, and whether it looks like HTML."""
+    def _text(self, text: str | None, resolve: bool = False) -> str:
+        """What feedparser's pop() makes of an element's text (:meth:`_title` for a title)."""
+        return self._repaired(self._trimmed(text, resolve))
+
+    def _title(self, text: str | None) -> tuple[str, bool]:
+        """A title's text, and whether it looks like HTML (judged before the repairs)."""
+        trimmed = self._trimmed(text)
+        return self._repaired(trimmed), bool(self._looks_like_html(trimmed))
+
+    def _trimmed(self, text: str | None, resolve: bool = False) -> str:
         output = (text or "").strip()
-        if resolve and output:
-            output = self._urljoin(self.base, output)
-        html = element == "title" and bool(self._looks_like_html(output))
+        return self._urljoin(self.base, output) if resolve and output else output
+
+    def _repaired(self, output: str) -> str:
         try:  # feedparser repairs UTF-8 that was decoded as Latin-1 somewhere upstream
             output = output.encode("iso-8859-1").decode("utf-8")
         except (UnicodeEncodeError, UnicodeDecodeError):
             pass
         # and maps C1 controls to what Windows-1252 meant by them (a dict translate is slow:
         # only where there is one)
-        return (output.translate(self._cp1252) if _C1.search(output) else output), html
+        return output.translate(self._cp1252) if _C1.search(output) else output
 
     def _entry(self, item: ET.Element) -> dict[str, Any]:
         if item.attrib:
@@ -169,41 +177,41 @@ class _Feed:
 
     def _child(self, entry: dict[str, Any], tag: str, text: str | None, attributes: dict[str, str]) -> None:
         if tag == "title":
-            value, html = self._text(text, "title")
+            value, html = self._title(text)
             kind = "text/html" if html else "text/plain"
             entry["title"] = value
             entry["title_detail"] = {"type": kind, "language": self.lang, "base": self.base, "value": value}
         elif tag == "link":
             entry.setdefault("links", []).append({"rel": "alternate", "type": "text/html"})
-            value = self._text(text, "link", resolve=True)[0]
+            value = self._text(text, resolve=True)
             value = _LINK_ENTITY.sub(r"&\g<1>", value.replace("&amp;", "&"))
             entry["link"] = value
             if value:
                 entry["links"][-1]["href"] = value
         elif tag == "guid":
             is_link = attributes.get("ispermalink", "true") == "true"
-            value = self._text(text, "id", resolve=is_link)[0]
+            value = self._text(text, resolve=is_link)
             entry["id"] = value
             if is_link:
                 entry.setdefault("link", value)
         elif tag in ("pubDate", _DC + "date"):
             key = "published" if tag == "pubDate" else "updated"
-            value = self._text(text, key)[0]
+            value = self._text(text)
             entry[key] = value
             entry[f"{key}_parsed"] = self._parse_date(value)
         elif tag == _DC + "creator":
-            entry["author"] = self._text(text, "author")[0]
+            entry["author"] = self._text(text)
         elif tag == "category":
             tags = entry.setdefault("tags", [])
             if attributes.get("domain"):
                 _add_tag(tags, None, attributes["domain"], None)
-            value = self._text(text, "category")[0]
+            value = self._text(text)
             if value and tags and not tags[-1]["term"]:
                 tags[-1]["term"] = value
             elif value:
                 _add_tag(tags, value, None, None)
         elif tag == "description":
-            value = self._text(text, "description")[0]
+            value = self._text(text)
             entry["summary"] = value
             entry["summary_detail"] = {
                 "type": "text/html",
@@ -212,7 +220,7 @@ class _Feed:
                 "value": value,
             }
         elif tag == _CONTENT:
-            value = self._text(text, "content")[0]
+            value = self._text(text)
             detail = {"type": "text/html", "language": self.lang, "base": self.base, "value": value}
             entry.setdefault("content", []).append(detail)
             entry.setdefault("summary", value)
