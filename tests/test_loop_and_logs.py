@@ -53,6 +53,22 @@ def test_the_loop_ticks_until_sigterm_and_exits_cleanly_without_sending_twice(de
     assert out.count("0 new, 0 changed; 0 published") >= 1  # later ticks found nothing to do
 
 
+def test_a_burst_of_signals_stops_the_loop_once_and_never_hangs_it(demo: Path) -> None:
+    """A handler that set the stop event itself could wait forever for a lock the main thread
+    held when the next signal interrupted it (systemd's SIGTERM, then an impatient Ctrl-C)."""
+    proc = syndicator("--config", str(demo), "run", "--every", "0.2s")
+    site = demo.parent / "site" / "index.html"
+    deadline = time.monotonic() + 30
+    while not site.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for sig in (signal.SIGTERM, signal.SIGINT) * 25:
+        proc.send_signal(sig)
+    _out, err = proc.communicate(timeout=30)
+
+    assert proc.returncode == 0, err
+    assert err.count("stopping after the calls in flight") == 1, err
+
+
 def test_a_bad_every_is_a_usage_error(demo: Path) -> None:
     proc = syndicator("--config", str(demo), "run", "--every", "soon")
     _out, err = proc.communicate(timeout=30)

@@ -98,29 +98,25 @@ def loop(
 ) -> None:
     """Ticks every ``interval`` seconds until a signal; a tick that finds the lock taken is skipped."""
     from ..errors import ConfigError, LockedError
+    from ..stopping import stopping_on_signals
 
     stop = threading.Event()
 
-    def on_signal(signum: int, frame: object) -> None:
-        if not stop.is_set():
-            click.echo(
-                f"syndicator: {signal.Signals(signum).name}: stopping after the calls in flight", err=True
-            )
-        stop.set()
+    def announce(signum: int) -> None:
+        click.echo(f"syndicator: {signal.Signals(signum).name}: stopping after the calls in flight", err=True)
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, on_signal)
-    while not stop.is_set():
-        started = time.monotonic()
-        app.reload()  # an edited config takes effect at the next tick
-        try:
-            tick(app, sources, channels, dry_run, stop)
-        except LockedError as exc:
-            click.echo(f"syndicator: {exc}; skipping this tick", err=True)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                click.echo(f"error: {problem}", err=True)
-        stop.wait(max(0.0, interval - (time.monotonic() - started)))
+    with stopping_on_signals(stop, announce):
+        while not stop.is_set():
+            started = time.monotonic()
+            app.reload()  # an edited config takes effect at the next tick
+            try:
+                tick(app, sources, channels, dry_run, stop)
+            except LockedError as exc:
+                click.echo(f"syndicator: {exc}; skipping this tick", err=True)
+            except ConfigError as exc:
+                for problem in exc.problems:
+                    click.echo(f"error: {problem}", err=True)
+            stop.wait(max(0.0, interval - (time.monotonic() - started)))
     click.get_current_context().exit(EXIT_OK)
 
 
