@@ -42,6 +42,12 @@ _SETTINGS = (
         int,
         help="processes that parse feeds side by side (default: one per CPU, at most 4; 0: none)",
     ),
+    Option(
+        "delivery_processes",
+        int,
+        help="processes that deliver side by side, whole channels each (default: one per CPU,"
+        " at most 4, from 100 due deliveries; 1: this process alone)",
+    ),
 )
 _SOURCE_CORE = (
     Option("type", str, required=True),
@@ -175,6 +181,7 @@ class Config:
     plugins_dir: Path | None = None
     user_agent: str | None = None
     parse_workers: int | None = None  # None: one per CPU core
+    delivery_processes: int | None = None  # None: one per CPU core, for big runs
     keep_text: str = "always"
     alert_channels: tuple[str, ...] = ()
 
@@ -259,6 +266,9 @@ def load_config(path: Path, pm: pluggy.PluginManager, environ: Mapping[str, str]
 
     settings, found = resolve_options(raw.get("syndicator", {}), _SETTINGS, environ=environ)
     add("syndicator", found)
+    for key in ("parse_workers", "delivery_processes"):
+        if isinstance(settings.get(key), int) and settings[key] < 0:
+            add("syndicator", [(key, f"expected a number of processes (0 or more), got {settings[key]}")])
     zone = ZoneInfo("UTC")
     try:
         zone = ZoneInfo(settings.get("timezone") or "UTC")
@@ -404,6 +414,7 @@ def load_config(path: Path, pm: pluggy.PluginManager, environ: Mapping[str, str]
         plugins_dir=(base / plugins_dir) if plugins_dir else None,
         user_agent=settings.get("user_agent"),
         parse_workers=settings.get("parse_workers"),
+        delivery_processes=settings.get("delivery_processes"),
         keep_text=settings["keep_text"],
         alert_channels=tuple(alerts.get("channels") or ()),
     )

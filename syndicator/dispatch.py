@@ -210,10 +210,7 @@ class Dispatcher:
 
         workers = min(MAX_WORKERS, queue.useful_workers())
         if workers:
-            # Import the HTTP stack here, once: threads importing it side by side can see
-            # a half-initialised module.
-            for module in sorted({m for rt in self.runtimes.values() for m in rt.channel.imports}):
-                importlib.import_module(module)
+            import_channel_modules(self.runtimes.values())
             with ThreadPoolExecutor(workers, thread_name_prefix="syn-deliver") as pool:
                 for future in [pool.submit(work) for _ in range(workers)]:
                     future.result()
@@ -484,6 +481,14 @@ class Dispatcher:
 
     def _record(self, delivery: Delivery, event: str) -> None:
         notify(self.pm, delivery, event)
+
+
+def import_channel_modules(runtimes: Iterable[ChannelRuntime]) -> None:
+    """Import what the channels' calls need (``Channel.imports``) here, once: threads importing
+    a module side by side can see it half-initialised, and helper processes forked after
+    this share the imported modules instead of each importing them again."""
+    for module in sorted({m for rt in runtimes for m in rt.channel.imports}):
+        importlib.import_module(module)
 
 
 def notify(pm: pluggy.PluginManager, delivery: Delivery, event: str) -> None:

@@ -12,7 +12,6 @@ import importlib
 import itertools
 import json
 import logging
-import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -28,8 +27,17 @@ import pluggy
 from .approval import Hold, PinnedApproval, gate, pin
 from .channel import ChannelContext
 from .config import ChannelConfig, Config, SourceConfig
-from .dispatch import ChannelRuntime, Dispatcher, Outcome, effective_idempotency, idempotency_key, notify
+from .dispatch import (
+    ChannelRuntime,
+    Dispatcher,
+    Outcome,
+    effective_idempotency,
+    idempotency_key,
+    import_channel_modules,
+    notify,
+)
 from .errors import SourceError, StateError, SyndicatorError
+from .fanout import can_fork, split_by_channel, start_helpers, usable_cpus
 from .http import made_once
 from .ledger import GateRow, Ledger, SourceStateBuffer, utcnow
 from .models import NEEDS_OPERATOR, Action, DeliveryState, Receipt, Release
@@ -47,6 +55,9 @@ RETRACTABLE = (DeliveryState.PENDING, DeliveryState.FAILED, DeliveryState.DEAD)
 FETCH_CONCURRENCY = 16
 #: Requests at once to any one host: few enough to be polite to its server.
 FETCH_PER_HOST = 8
+#: Due deliveries from which a run hands channels to helper processes by default: below
+#: this, forking costs more than a second core saves.
+SPLIT_FROM = 100
 
 
 @dataclass
@@ -269,9 +280,9 @@ class Engine:
 
         workers = self.config.parse_workers
         if workers is None:
-            workers = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+            workers = min(4, usable_cpus())
         workers = min(workers, sources)
-        if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        if workers < 2 or not can_fork():
             return None
         # A forked worker inherits the ledger's connection but never touches it, and leaves
         # with os._exit, so it cannot close or checkpoint the parent's database.
@@ -553,8 +564,72 @@ class Engine:
         if not dry_run:
             self.reconcile(report, selected)
         tasks = self.due_tasks(selected, sources)
-        runtimes = {c.name: self.runtime(c.name) for c in selected}
-        dispatcher = Dispatcher(
+        report.outcomes = self.deliver(
+            tasks, selected, dry_run=dry_run, stop=stop or threading.Event(), progress=progress
+        )
+        if not dry_run and self.config.keep_text == "until-delivered":
+            self.ledger.let_go_of_delivered_text()
+        report.needs_operator = len(self.ledger.deliveries(states=NEEDS_OPERATOR))
+        return report
+
+    def deliver(
+        self,
+        tasks: list[tuple[str, str]],
+        channels: list[ChannelConfig],
+        *,
+        dry_run: bool,
+        stop: threading.Event,
+        progress: Callable[[Outcome], None] | None,
+    ) -> list[Outcome]:
+        """Deliver ``tasks`` (release key, channel) in this process, or, with many due over
+        several channels, with whole channels handed to helper processes (``fanout``)."""
+        runtimes = {c.name: self.runtime(c.name) for c in channels}
+        groups = [tasks]
+        if not dry_run and not stop.is_set():  # a dry run's ledger is an in-memory copy: stay here
+            groups = split_by_channel(tasks, self._delivery_processes(len(tasks)))
+        if len(groups) == 1:
+            return self._dispatcher(runtimes, stop, progress, dry_run=dry_run).run(tasks)
+        import_channel_modules(runtimes.values())  # once, before the fork
+        with self.ledger.disconnected():
+            helpers = start_helpers(groups[1:], self._deliver_in_helper, stop, progress)
+        handed_off = helpers.channels
+        own = [task for task in tasks if task[1] not in handed_off]  # a helper that could not start: here
+        try:
+            outcomes = self._dispatcher(runtimes, stop, progress).run(own)
+        except BaseException:
+            stop.set()  # the helpers finish their calls in flight, start no more, and report
+            helpers.join()
+            raise
+        return outcomes + helpers.join()
+
+    def _delivery_processes(self, due: int) -> int:
+        wanted = self.config.delivery_processes
+        if wanted is None:  # automatic: only where a second core repays the fork
+            wanted = min(4, usable_cpus()) if due >= SPLIT_FROM else 1
+        return wanted if wanted > 1 and can_fork() else 1
+
+    def _deliver_in_helper(
+        self, tasks: list[tuple[str, str]], report: Callable[[Outcome], None], stop: threading.Event
+    ) -> None:
+        """In a helper process: its own ledger connection and its own channel runtimes (the
+        parent's may hold open sockets, and an inherited SQLite connection is never safe)."""
+        self.ledger = Ledger.open(self.ledger.path)
+        self._runtimes = {}
+        try:
+            runtimes = {name: self.runtime(name) for name in dict.fromkeys(channel for _, channel in tasks)}
+            self._dispatcher(runtimes, stop, report).run(tasks)
+        finally:
+            self.ledger.close(tidy=False)  # the run's own process folds the WAL in at its end
+
+    def _dispatcher(
+        self,
+        runtimes: dict[str, ChannelRuntime],
+        stop: threading.Event,
+        progress: Callable[[Outcome], None] | None,
+        *,
+        dry_run: bool = False,
+    ) -> Dispatcher:
+        return Dispatcher(
             self.ledger,
             runtimes,
             self.pm,
@@ -564,11 +639,6 @@ class Engine:
             stop=stop,
             progress=progress,
         )
-        report.outcomes = dispatcher.run(tasks)
-        if not dry_run and self.config.keep_text == "until-delivered":
-            self.ledger.let_go_of_delivered_text()
-        report.needs_operator = len(self.ledger.deliveries(states=NEEDS_OPERATOR))
-        return report
 
     def _check_names(self, sources: Iterable[str] | None, channels: Iterable[str] | None) -> None:
         for kind, given, known in (

@@ -105,7 +105,9 @@ def delivery_recorded(delivery: Delivery, event: str) -> None:
     """Observe every delivery state change, after it is committed to the ledger.
 
     Use it for alerts, metrics or an audit export. Called from dispatcher threads, so
-    implementations must be thread-safe. Exceptions are logged and do not stop the run.
+    implementations must be thread-safe, and in the process that made the call, which in a
+    big run may be a helper process (``syndicator.fanout``), so gather into a file or a
+    service rather than memory. Exceptions are logged and do not stop the run.
 
     :param delivery: the delivery after the change (state, attempts, receipt, error).
     :param event: a short word for what happened (``planned``, ``in_flight``, ``sent``,

@@ -435,6 +435,7 @@ class Setup:
     keys: list[str]
     channels: dict[str, dict[str, Any]]
     approval: str = "front-matter"  # the source's policy: "front-matter" or "trusted"
+    settings: dict[str, Any] = field(default_factory=dict)  # more of the [syndicator] table
 
     def argv(self, *args: str) -> list[str]:
         """``python -m syndicator -q --config CFG ARGS``: the command a subprocess runs."""
@@ -477,11 +478,13 @@ def write_setup(
     releases: int = 20,
     approval: str = "front-matter",
     channels: dict[str, dict[str, Any]] | None = None,
+    settings: dict[str, Any] | None = None,
     **common: Any,
 ) -> Setup:
     """Write ``root/syndicator.toml``, ``root/releases/`` (``releases`` approved files) and
     ``root/plugins/faultchannels.py``. ``channels`` replaces the standard three (hook, look,
-    none); ``common`` options (concurrency, timeout, backoff, ...) go in each standard table."""
+    none); ``common`` options (concurrency, timeout, backoff, ...) go in each standard table;
+    ``settings`` go in the [syndicator] table."""
     assert approval in ("front-matter", "trusted")
     root.mkdir(parents=True, exist_ok=True)
     (root / "plugins").mkdir(exist_ok=True)
@@ -494,6 +497,7 @@ def write_setup(
         keys=[],
         channels=channels if channels is not None else channel_tables(server, **common),
         approval=approval,
+        settings=dict(settings or {}),
     )
     setup.releases.mkdir(exist_ok=True)
     for n in range(releases):
@@ -508,7 +512,7 @@ def _write_config(setup: Setup) -> None:
     from enginekit import toml_text
 
     text = toml_text(
-        {"state": "state/syndicator.db", "timezone": "Asia/Makassar", "plugins_dir": "plugins"},
+        {"state": "state/syndicator.db", "timezone": "Asia/Makassar", "plugins_dir": "plugins", **setup.settings},
         {SOURCE: {"type": "directory", "path": "releases", "approval": setup.approval}},
         setup.channels,
     )
@@ -680,6 +684,7 @@ def crash_trial(
     concurrency: int = 2,
     new_per_kill: int = 1,
     max_recovery_runs: int = 4,
+    settings: dict[str, Any] | None = None,
 ) -> TrialResult:
     """One trial: ``kills`` runs SIGKILLed mid fan-out on one state, then unkilled runs until quiet.
 
@@ -690,14 +695,20 @@ def crash_trial(
     The kill point is seeded: after the run's first POST plus 0..6 more POSTs, or after a
     random 0..0.5 s from that first POST, or (one time in five) a random 0.2..1 s after the
     process started, wherever it is then (start-up, collect, plan, reconcile, fan-out).
+
+    ``settings`` go in the [syndicator] table: ``{"delivery_processes": 3}`` kills runs whose
+    channels are delivered by helper processes, which finish their calls in flight first.
     """
     rng = random.Random(seed)
     result = TrialResult(seed)
     with ChannelServer(seed=seed, latency=latency) as server:
-        setup = write_setup(root, server, releases=releases, concurrency=concurrency, backoff=0.05)
+        setup = write_setup(
+            root, server, releases=releases, concurrency=concurrency, backoff=0.05, settings=settings
+        )
         attempts = 0
         while result.kills < kills and attempts < kills * 3:
             attempts += 1
+            _wait_for_the_lock(setup)
             before = server.post_count()
             result.runs_started += 1
             with _reaped(start(setup)) as proc:
@@ -723,6 +734,7 @@ def crash_trial(
                 setup.keys.append(f"{SOURCE}/{rid}")
         result.posts_before_recovery = server.post_count()
         # Recovery: unkilled runs until a run sends nothing and nothing is left to send.
+        _wait_for_the_lock(setup)  # a killed run's helper processes finish their calls in flight
         for _ in range(max_recovery_runs):
             before = server.post_count()
             result.recovery_runs += 1
@@ -735,6 +747,29 @@ def crash_trial(
         states = delivery_states(setup)
         _judge(server, setup, states, result)
     return result
+
+
+def _wait_for_the_lock(setup: Setup, timeout: float = 30) -> None:
+    """Until no process holds the run lock (what cron does by trying again at the next tick)."""
+    import fcntl
+
+    from syndicator.lock import lock_path
+
+    path = lock_path(setup.state)
+    if not path.exists():
+        return
+    deadline = time.monotonic() + timeout
+    with open(path, "rb") as fh:
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{path} still held after {timeout} s") from None
+                time.sleep(0.05)
+                continue
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            return
 
 
 def _judge(

@@ -219,7 +219,7 @@ def test_an_unknown_key_in_the_syndicator_table_lists_the_known_keys(
     assert [(p.table, p.key) for p in found] == [("syndicator", "stat")]
     assert (
         found[0].message
-        == "unknown key (known keys: keep_text, parse_workers, plugins_dir, state, timezone, user_agent)"
+        == "unknown key (known keys: delivery_processes, keep_text, parse_workers, plugins_dir, state, timezone, user_agent)"
     )
 
 

@@ -119,6 +119,15 @@ def _key_list(keys: Iterable[str]) -> str:
     return json.dumps(list(keys))
 
 
+def _connect(path: Path) -> sqlite3.Connection:
+    """A connection to the ledger file as every use wants it; the schema is :meth:`Store.open`'s."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="microseconds") if value else None
 
@@ -223,8 +232,7 @@ class Store:
     def open(cls, path: Path) -> Self:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-            conn.row_factory = sqlite3.Row
+            conn = _connect(path)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 conn.close()
@@ -234,8 +242,6 @@ class Store:
             if version == 0:  # a new file: space freed by let-go text is given back on close
                 conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
             conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{path}: cannot open the state file: {exc}") from exc
@@ -262,13 +268,14 @@ class Store:
         if "planned" not in columns:  # schema 3 remembers which releases are planned (gate_rows skips them)
             conn.execute("ALTER TABLE releases ADD COLUMN planned INTEGER")
 
-    def close(self) -> None:
-        with self._commit_lock:  # a queued write that nobody waited for is still committed
-            with self._pending_lock:
-                batch, self._pending = self._pending, []
-            if batch:
-                self._commit(batch)
+    def close(self, *, tidy: bool = True) -> None:
+        """Commit what is queued and close. ``tidy`` also gives freed pages back and folds the
+        WAL into the file: the last one out does it, not a helper process."""
+        self._flush()
         with self._lock:
+            if not tidy:
+                self._conn.close()
+                return
             try:  # give freed pages back (text let go), then fold the WAL into the file
                 if self._conn.execute("PRAGMA freelist_count").fetchone()[0]:
                     # executescript steps it to the end; execute would free one page per call
@@ -277,6 +284,29 @@ class Store:
             except sqlite3.DatabaseError:
                 pass  # read-only or busy: the WAL is still valid and is folded in next time
             self._conn.close()
+
+    @contextmanager
+    def disconnected(self) -> Iterator[None]:
+        """The connection closed for the duration, and opened again after. A process forked
+        meanwhile inherits no SQLite connection: SQLite's file locks do not survive a fork, so
+        a child must open its own, and this one must not be open when the child is made."""
+        self._flush()
+        with self._commit_lock, self._lock:
+            self._conn.close()
+            try:
+                yield
+            finally:
+                try:
+                    self._conn = _connect(self.path)
+                except sqlite3.DatabaseError as exc:
+                    raise LedgerError(f"{self.path}: cannot open the state file again: {exc}") from exc
+
+    def _flush(self) -> None:
+        with self._commit_lock:  # a queued write that nobody waited for is still committed
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
+            if batch:
+                self._commit(batch)
 
     def __enter__(self) -> Self:
         return self
