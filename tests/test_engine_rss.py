@@ -198,7 +198,7 @@ def test_a_parser_process_that_dies_leaves_the_parsing_to_the_main_process() -> 
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from syndicator.engine import _offload
+    from syndicator.collect import _offload
 
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
     try:

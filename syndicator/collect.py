@@ -1,0 +1,224 @@
+"""The collect stage: read every enabled source, side by side, and store what it holds.
+
+Feeds spend most of their time waiting on the network, so sources are read by threads, a
+bounded number at once and fewer per host; parsing goes to forked parser processes where it
+pays; each source's releases are approved (``approve_release``) and stored here, one source
+at a time. :class:`Collecting` is a part of :class:`syndicator.engine.Engine`.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from .approval import Hold, PinnedApproval, pin
+from .config import Config, SourceConfig
+from .errors import SourceError, StateError
+from .fanout import can_fork, usable_cpus
+from .http import made_once
+from .ledger import Ledger, SourceStateBuffer
+from .models import Release
+from .sources.base import SourceContext
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+    import pluggy
+
+    from .engine import RunReport
+
+log = logging.getLogger(__name__)
+
+#: Sources read at once, across every host: enough to hide feed latency.
+FETCH_CONCURRENCY = 16
+#: Requests at once to any one host: few enough to be polite to its server.
+FETCH_PER_HOST = 8
+
+
+def _taking_turns(configs: list[SourceConfig], hosts: dict[str, str | None]) -> list[SourceConfig]:
+    """``configs`` with their hosts taking turns (a, b, a, b, a, ...), so that the threads
+    waiting for one busy host's turn do not hold up the sources of the others."""
+    by_host: dict[str | None, list[SourceConfig]] = {}
+    for cfg in configs:
+        by_host.setdefault(hosts[cfg.name], []).append(cfg)
+    rounds = itertools.zip_longest(*by_host.values())
+    return [cfg for turn in rounds for cfg in turn if cfg is not None]
+
+
+def _offload(pool: ProcessPoolExecutor, fn: Callable[..., Any], *args: Any) -> Any:
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return pool.submit(fn, *args).result()
+    except BrokenProcessPool:  # a parser process died (killed, out of memory): parse here
+        log.warning("a parser process stopped; parsing in the main process")
+        return fn(*args)
+
+
+class Collecting:
+    """The engine's collect stage (and the contexts its sources get)."""
+
+    config: Config
+    pm: pluggy.PluginManager
+    ledger: Ledger
+    now: Callable[[], datetime]
+    _source_pool: Callable[[], Any]
+
+    def source_context(self, cfg: SourceConfig, state: Any) -> SourceContext:
+        from .http import make_session
+
+        return SourceContext(
+            name=cfg.name,
+            options=cfg.options,
+            base_dir=self.config.base_dir,
+            logger=logging.getLogger(f"syndicator.source.{cfg.name}"),
+            state=state,
+            timezone=self.config.timezone,
+            defaults={"agency": cfg.agency, "language": cfg.language, "tags": list(cfg.tags)},
+            _session_factory=lambda: make_session(user_agent=self.config.user_agent),
+            _pool_factory=self._source_pool,
+        )
+
+    def _new_source_pool(self) -> Callable[[], Any]:
+        def new_pool() -> Any:
+            from .http import Pool
+
+            # Feeds often share a host (a province's agencies): a kept-alive connection for each
+            # request that host may have at a time.
+            return Pool(user_agent=self.config.user_agent, maxsize=FETCH_PER_HOST)
+
+        return made_once(new_pool)
+
+    def collect(self, report: RunReport, only: Iterable[str] | None = None) -> None:
+        """Read every enabled source; store new and changed releases with their approval.
+
+        Sources are read side by side (feeds spend most of their time waiting on the
+        network); what they yield is approved and stored here, one source at a time.
+        """
+        wanted = set(only) if only else None
+        configs = [
+            c for c in self.config.sources.values() if c.enabled and (wanted is None or c.name in wanted)
+        ]
+        if not configs:
+            return
+        parsers = self._start_parsers(sum(1 for c in configs if c.cls.offloads))
+        for module in sorted({m for c in configs for m in c.cls.imports}):
+            importlib.import_module(module)
+        hosts = {cfg.name: cfg.cls.fetches_from(cfg.options) for cfg in configs}
+        slots = {host: threading.BoundedSemaphore(FETCH_PER_HOST) for host in set(hosts.values()) if host}
+        try:
+            with ThreadPoolExecutor(
+                min(FETCH_CONCURRENCY, len(configs)), thread_name_prefix="syn-source"
+            ) as pool:
+                futures = {
+                    pool.submit(self._read_source, cfg, parsers, slots.get(hosts[cfg.name] or "")): cfg
+                    for cfg in _taking_turns(configs, hosts)
+                }
+                for future in as_completed(futures):
+                    cfg = futures.pop(future)  # a source's releases are let go once stored
+                    try:
+                        items, state = future.result()
+                        self._store_source(cfg, items, state, report)
+                    except SourceError as exc:
+                        report.source_errors.append(str(exc))
+                    except StateError:  # the ledger cannot be written: stop the run, not just this source
+                        raise
+                    except Exception as exc:  # a broken source plugin must not stop the other sources
+                        log.debug("source %s crashed", cfg.name, exc_info=True)
+                        report.source_errors.append(f"{cfg.name}: {type(exc).__name__}: {exc}")
+        finally:
+            if parsers is not None:
+                parsers.shutdown(cancel_futures=True)
+
+    def _start_parsers(self, sources: int) -> ProcessPoolExecutor | None:
+        """Parser processes for sources to ``offload`` to, or None to parse in this process.
+
+        They are forked before any thread of this run exists (forking a threaded process can
+        copy a lock some other thread holds), and only pay off with several sources that
+        offload (``Source.offloads``): a run over folders alone forks nothing.
+        """
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        workers = self.config.parse_workers
+        if workers is None:
+            workers = min(4, usable_cpus())
+        workers = min(workers, sources)
+        if workers < 2 or not can_fork():
+            return None
+        # A forked worker inherits the ledger's connection but never touches it, and leaves
+        # with os._exit, so it cannot close or checkpoint the parent's database.
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        gc.freeze()  # the collector would otherwise write to (and so copy) every shared page
+        try:  # the first submit forks them all, now, while this is the only thread; nothing waits
+            pool.submit(int)
+        finally:
+            gc.unfreeze()
+        return pool
+
+    def _read_source(
+        self,
+        cfg: SourceConfig,
+        parsers: ProcessPoolExecutor | None = None,
+        slot: threading.BoundedSemaphore | None = None,
+    ) -> tuple[list[Release | SourceError], SourceStateBuffer]:
+        state = SourceStateBuffer(self.ledger, cfg.name)
+        ctx = self.source_context(cfg, state)
+        if parsers is not None:
+            ctx._offload = partial(_offload, parsers)
+        with slot or nullcontext():  # one of the few requests its host may have at a time
+            return list(cfg.cls().collect(ctx)), state
+
+    def _store_source(
+        self,
+        cfg: SourceConfig,
+        found: list[Release | SourceError],
+        state: SourceStateBuffer,
+        report: RunReport,
+    ) -> None:
+        if not found and not state.dirty:  # not modified (a 304, an unchanged folder): nothing to write
+            return
+        # Only the releases found: a tick with one new file reads one row, not the archive.
+        summaries = self.ledger.summaries(item.key for item in found if not isinstance(item, SourceError))
+        items: list[tuple[Release, PinnedApproval | None, str | None]] = []
+        for item in found:
+            if isinstance(item, SourceError):
+                report.source_errors.append(str(item))
+                continue
+            old = summaries.get(item.key)
+            pinned, hold = self.decide(item, cfg, old.pinned if old else None)
+            items.append((item, pinned, hold))
+        outcomes = self.ledger.store_releases(items, self.now(), state)
+        for (release, _, _), outcome in zip(items, outcomes, strict=True):
+            if outcome == "same":
+                continue
+            (report.new if outcome == "new" else report.changed).append(release.key)
+            report.fresh.add(release.key)
+            try:
+                self.pm.hook.release_collected(release=release, is_new=outcome == "new")
+            except Exception as exc:  # an observer must never stop collection
+                log.error("a release_collected hook failed for %s: %s", release.key, exc, exc_info=True)
+
+    def decide(
+        self, release: Release, cfg: SourceConfig, stored: PinnedApproval | None
+    ) -> tuple[PinnedApproval | None, str | None]:
+        """Ask the approval hooks, then pin the answer to the release's content."""
+        try:
+            decision = self.pm.hook.approve_release(release=release, source=cfg)
+        except Exception as exc:  # a broken policy plugin holds the release; it never approves it
+            log.error("approve_release failed for %s: %s", release.key, exc, exc_info=True)
+            decision = Hold(f"approval hook failed: {exc}")
+        if decision is None:
+            decision = Hold("no approval policy decided")
+        pinned = pin(decision, release.content_hash, stored)
+        # A hold reason only explains a missing approval; an operator's approval outranks it.
+        return pinned, (decision.reason if isinstance(decision, Hold) and pinned is None else None)
