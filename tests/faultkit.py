@@ -512,7 +512,12 @@ def _write_config(setup: Setup) -> None:
     from enginekit import toml_text
 
     text = toml_text(
-        {"state": "state/syndicator.db", "timezone": "Asia/Makassar", "plugins_dir": "plugins", **setup.settings},
+        {
+            "state": "state/syndicator.db",
+            "timezone": "Asia/Makassar",
+            "plugins_dir": "plugins",
+            **setup.settings,
+        },
         {SOURCE: {"type": "directory", "path": "releases", "approval": setup.approval}},
         setup.channels,
     )

@@ -208,6 +208,25 @@ def test_closing_the_ledger_commits_a_queued_transition(path: Path) -> None:
     assert _state_on_disk(path, "news/r1", "site") == "in_flight"
 
 
+def test_while_disconnected_the_file_has_every_queued_write_and_another_connection_can_write(
+    ledger: Ledger, path: Path
+) -> None:
+    """What a run does around forking its delivery helpers: nothing queued is left behind, a
+    helper's own connection writes meanwhile, and the run's reconnected ledger sees it."""
+    r = release()
+    ledger.store_releases([(r, approval(r), None)], NOW)
+    ledger.plan([("news/r1", "site", r.content_hash), ("news/r1", "blog", r.content_hash)], NOW)
+    ledger.queue_transition("news/r1", "site", DeliveryState.IN_FLIGHT, LATER)
+    with ledger.disconnected():
+        assert _state_on_disk(path, "news/r1", "site") == "in_flight"
+        helper = Ledger.open(path)
+        helper.transition("news/r1", "blog", DeliveryState.IN_FLIGHT, LATER)
+        helper.close(tidy=False)
+    assert ledger.delivery("news/r1", "blog").state is DeliveryState.IN_FLIGHT  # type: ignore[union-attr]
+    ledger.transition("news/r1", "site", DeliveryState.SENT, LATER)
+    assert _state_on_disk(path, "news/r1", "site") == "sent"
+
+
 # -- finding releases -----------------------------------------------------------------------------
 
 
