@@ -29,6 +29,7 @@ from .dispatch import Outcome
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
+    from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,57 @@ Work = Callable[[list[Task], Report, threading.Event], None]
 _DONE = "done"
 
 
-def usable_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+def usable_cpus(cgroups: str = "/sys/fs/cgroup", membership: str = "/proc/self/cgroup") -> int:
+    """The CPUs this process may use: its affinity, and no more than a CPU quota of its
+    control group (a container's ``--cpus``, systemd's ``CPUQuota=``) allows, rounded up."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quota = _cpu_quota(cgroups, membership)
+    return max(1, min(cpus, quota)) if quota else cpus
+
+
+def _cpu_quota(cgroups: str, membership: str) -> int | None:
+    """The tightest CPU quota on this process's control group or its parents, in whole CPUs
+    (cgroup v2 ``cpu.max``, else v1 ``cpu.cfs_quota_us``); None without one, or off Linux."""
+    import math
+    from pathlib import Path
+
+    try:
+        lines = Path(membership).read_text().splitlines()
+    except OSError:
+        return None
+    quotas = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, group = parts
+        if controllers == "":  # v2: "0::/system.slice/x.service"
+            files = [(Path(cgroups, group.lstrip("/")), "cpu.max")]
+        elif "cpu" in controllers.split(","):  # v1: "4:cpu,cpuacct:/docker/abc"
+            files = [
+                (Path(cgroups, name, group.lstrip("/")), "cpu.cfs_quota_us") for name in ("cpu", controllers)
+            ]
+        else:
+            continue
+        for folder, name in files:
+            for level in (folder, *folder.parents):
+                if not level.is_relative_to(cgroups):
+                    break
+                quotas.append(_quota_in(level, name))
+    found = [q for q in quotas if q]
+    return math.ceil(min(found)) if found else None
+
+
+def _quota_in(folder: Path, name: str) -> float | None:
+    try:
+        if name == "cpu.max":
+            limit, period = (folder / name).read_text().split()
+        else:
+            limit = (folder / name).read_text().strip()
+            period = (folder / "cpu.cfs_period_us").read_text().strip()
+        return None if limit in ("max", "-1") else int(limit) / int(period)
+    except (OSError, ValueError):
+        return None
 
 
 def can_fork() -> bool:

@@ -29,7 +29,7 @@ from faultkit import (
 
 from syndicator.config import load_config
 from syndicator.errors import ConfigError
-from syndicator.fanout import split_by_channel
+from syndicator.fanout import _cpu_quota, split_by_channel, usable_cpus
 from syndicator.plugins import get_plugin_manager
 
 #: Appends "pid channel event" for every delivery recorded, from whichever process records it.
@@ -221,3 +221,43 @@ def test_a_negative_number_of_processes_names_the_key(tmp_path: Path) -> None:
     [problem] = caught.value.problems
     assert (problem.table, problem.key) == ("syndicator", "delivery_processes")
     assert "0 or more" in problem.message and str(config) in str(problem)
+
+
+# -- how many processes: CPU affinity, and a control group's CPU quota ------------------------------
+
+
+def _cgroup(root: Path, membership: str, files: dict[str, str]) -> tuple[str, str]:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    (root / "self-cgroup").write_text(membership)
+    return str(root / "fs"), str(root / "self-cgroup")
+
+
+def test_a_systemd_cpu_quota_caps_the_processes_and_a_parents_tighter_quota_wins(tmp_path: Path) -> None:
+    service = "fs/system.slice/syndicator.service/cpu.max"
+    cgroups, membership = _cgroup(
+        tmp_path, "0::/system.slice/syndicator.service\n", {service: "150000 100000\n"}
+    )
+    assert _cpu_quota(cgroups, membership) == 2  # 1.5 CPUs, rounded up
+    assert usable_cpus(cgroups, membership) == min(2, usable_cpus("/nonexistent", "/nonexistent"))
+
+    (tmp_path / "fs/system.slice/cpu.max").write_text("100000 100000\n")
+    assert _cpu_quota(cgroups, membership) == 1
+
+
+def test_no_quota_or_no_cgroups_leaves_the_cpu_affinity(tmp_path: Path) -> None:
+    unlimited = _cgroup(tmp_path / "a", "0::/x\n", {"fs/x/cpu.max": "max 100000\n"})
+    assert _cpu_quota(*unlimited) is None
+    assert _cpu_quota(str(tmp_path / "none"), str(tmp_path / "none" / "cgroup")) is None
+    garbled = _cgroup(tmp_path / "b", "not a cgroup line\n0::/y\n", {"fs/y/cpu.max": "lots\n"})
+    assert _cpu_quota(*garbled) is None
+
+
+def test_a_cgroup_v1_cfs_quota_counts_too(tmp_path: Path) -> None:
+    files = {
+        "fs/cpu,cpuacct/docker/abc/cpu.cfs_quota_us": "50000\n",
+        "fs/cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000\n",
+    }
+    cgroups, membership = _cgroup(tmp_path, "5:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n", files)
+    assert _cpu_quota(cgroups, membership) == 1  # half a CPU is one process
