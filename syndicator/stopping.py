@@ -26,7 +26,9 @@ def stopping_on_signals(
     stop: threading.Event, announce: Callable[[int], None] | None = None
 ) -> Iterator[None]:
     """Set ``stop`` on SIGTERM or SIGINT while in the block (main thread only). ``announce``
-    is called with the first signal's number, from the watching thread."""
+    is called with the first signal's number, from the watching thread. After the block the
+    previous handlers come back, unless a signal came: then the process is on its way out,
+    and more of them (a second Ctrl-C, a burst) are absorbed rather than cut its exit short."""
     wake_up, woken = os.pipe()
     os.set_blocking(woken, False)
     previous_fd = signal.set_wakeup_fd(woken)
@@ -43,9 +45,10 @@ def stopping_on_signals(
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         signal.set_wakeup_fd(previous_fd)
         os.close(woken)
         watcher.join()
         os.close(wake_up)
+        if not stop.is_set():
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

@@ -6,11 +6,25 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+
+import pytest
 
 from syndicator.stopping import stopping_on_signals
 
 
-def test_a_signal_that_lands_while_the_main_thread_holds_the_events_lock_cannot_hang_it() -> None:
+@pytest.fixture
+def handlers() -> Iterator[None]:
+    """Put back this process's handlers: after a signal, the block leaves them absorbing."""
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for sig, handler in before.items():
+        signal.signal(sig, handler)
+
+
+def test_a_signal_that_lands_while_the_main_thread_holds_the_events_lock_cannot_hang_it(
+    handlers: None,
+) -> None:
     stop = threading.Event()
     heard: list[int] = []
     with stopping_on_signals(stop, heard.append):
@@ -22,6 +36,8 @@ def test_a_signal_that_lands_while_the_main_thread_holds_the_events_lock_cannot_
         os.kill(os.getpid(), signal.SIGINT)  # a second signal: no second announcement
         time.sleep(0.1)
     assert heard == [signal.SIGTERM]
+    os.kill(os.getpid(), signal.SIGTERM)  # after the block, on the way out: absorbed
+    time.sleep(0.1)
 
 
 def test_the_previous_handlers_come_back_after_the_block() -> None:
