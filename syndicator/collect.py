@@ -146,15 +146,17 @@ class Collecting:
         copy a lock some other thread holds), and only pay off with several sources that
         offload (``Source.offloads``): a run over folders alone forks nothing.
         """
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
+        if sources < 2:  # a run over folders, or one feed: nothing to import, count or fork
+            return None
         workers = self.config.parse_workers
         if workers is None:
             workers = min(4, usable_cpus())
         workers = min(workers, sources)
         if workers < 2 or not can_fork():
             return None
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         # A forked worker inherits the ledger's connection but never touches it, and leaves
         # with os._exit, so it cannot close or checkpoint the parent's database.
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
