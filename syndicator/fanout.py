@@ -65,16 +65,15 @@ def _cpu_quota(cgroups: str, membership: str) -> int | None:
             continue
         _, controllers, group = parts
         if controllers == "":  # v2: "0::/system.slice/x.service"
-            files = [(Path(cgroups, group.lstrip("/")), "cpu.max")]
-        elif "cpu" in controllers.split(","):  # v1: "4:cpu,cpuacct:/docker/abc"
-            files = [
-                (Path(cgroups, name, group.lstrip("/")), "cpu.cfs_quota_us") for name in ("cpu", controllers)
-            ]
+            mounts, name = [Path(cgroups)], "cpu.max"
+        elif "cpu" in controllers.split(","):  # v1: "4:cpu,cpuacct:/docker/abc", mounted either way
+            mounts, name = [Path(cgroups, m) for m in dict.fromkeys(("cpu", controllers))], "cpu.cfs_quota_us"
         else:
             continue
-        for folder, name in files:
-            for level in (folder, *folder.parents):
-                if not level.is_relative_to(cgroups):
+        for mount in mounts:
+            folder = mount / group.lstrip("/")
+            for level in (folder, *folder.parents):  # the group, then its parents up to the mount
+                if not level.is_relative_to(mount):
                     break
                 quotas.append(_quota_in(level, name))
     found = [q for q in quotas if q]
