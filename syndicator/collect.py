@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 FETCH_CONCURRENCY = 16
 #: Requests at once to any one host: few enough to be polite to its server.
 FETCH_PER_HOST = 8
+#: Parser processes pay off when a run parses at least this many feeds.
+PARALLEL_PARSES = 2
+#: The ledger hint that carries how many feeds the last run parsed.
+PARSED_HINT = "feeds_parsed"
 
 
 def _taking_turns(configs: list[SourceConfig], hosts: dict[str, str | None]) -> list[SourceConfig]:
@@ -54,7 +58,10 @@ def _taking_turns(configs: list[SourceConfig], hosts: dict[str, str | None]) -> 
     return [cfg for turn in rounds for cfg in turn if cfg is not None]
 
 
-def _offload(pool: ProcessPoolExecutor, fn: Callable[..., Any], *args: Any) -> Any:
+def _offload(pool: ProcessPoolExecutor | None, parsed: list[str], fn: Callable[..., Any], *args: Any) -> Any:
+    parsed.append(fn.__name__)  # list.append is atomic: every source's thread counts here
+    if pool is None:
+        return fn(*args)
     from concurrent.futures.process import BrokenProcessPool
 
     try:
@@ -111,6 +118,7 @@ class Collecting:
         if not configs:
             return
         parsers = self._start_parsers(sum(1 for c in configs if c.cls.offloads))
+        parsed: list[str] = []
         for module in sorted({m for c in configs for m in c.cls.imports}):
             importlib.import_module(module)
         hosts = {cfg.name: cfg.cls.fetches_from(cfg.options) for cfg in configs}
@@ -120,7 +128,9 @@ class Collecting:
                 min(FETCH_CONCURRENCY, len(configs)), thread_name_prefix="syn-source"
             ) as pool:
                 futures = {
-                    pool.submit(self._read_source, cfg, parsers, slots.get(hosts[cfg.name] or "")): cfg
+                    pool.submit(
+                        self._read_source, cfg, parsed, parsers, slots.get(hosts[cfg.name] or "")
+                    ): cfg
                     for cfg in _taking_turns(configs, hosts)
                 }
                 for future in as_completed(futures):
@@ -138,6 +148,7 @@ class Collecting:
         finally:
             if parsers is not None:
                 parsers.shutdown(cancel_futures=True)
+        self.ledger.note_hint(PARSED_HINT, str(len(parsed)))
 
     def _start_parsers(self, sources: int) -> ProcessPoolExecutor | None:
         """Parser processes for sources to ``offload`` to, or None to parse in this process.
@@ -145,8 +156,17 @@ class Collecting:
         They are forked before any thread of this run exists (forking a threaded process can
         copy a lock some other thread holds), and only pay off with several sources that
         offload (``Source.offloads``): a run over folders alone forks nothing.
+
+        Nor do they pay off in a run where (nearly) every feed answers "not modified", the
+        usual cron tick. A run cannot know that before it asks, and cannot fork once its
+        fetch threads run, so it goes by the last run: after a run that parsed fewer than
+        :data:`PARALLEL_PARSES` feeds, it parses in this process. The first run of a burst
+        after a quiet spell so parses here; the next has parser processes again.
         """
-        if sources < 2:  # a run over folders, or one feed: nothing to import, count or fork
+        if sources < PARALLEL_PARSES:  # a run over folders, or one feed: nothing to import, count or fork
+            return None
+        last = self.ledger.hint(PARSED_HINT)
+        if last is not None and last.isdigit() and int(last) < PARALLEL_PARSES:
             return None
         workers = self.config.parse_workers
         if workers is None:
@@ -170,13 +190,13 @@ class Collecting:
     def _read_source(
         self,
         cfg: SourceConfig,
+        parsed: list[str],
         parsers: ProcessPoolExecutor | None = None,
         slot: threading.BoundedSemaphore | None = None,
     ) -> tuple[list[Release | SourceError], SourceStateBuffer]:
         state = SourceStateBuffer(self.ledger, cfg.name)
         ctx = self.source_context(cfg, state)
-        if parsers is not None:
-            ctx._offload = partial(_offload, parsers)
+        ctx._offload = partial(_offload, parsers, parsed)
         with slot or nullcontext():  # one of the few requests its host may have at a time
             return list(cfg.cls().collect(ctx)), state
 

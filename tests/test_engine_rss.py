@@ -194,6 +194,51 @@ def test_parser_processes_store_exactly_what_parsing_here_stores(
     assert len(errors) == 1 and errors[0].startswith("rusak: not a feed")
 
 
+def test_parser_processes_start_only_when_the_last_run_parsed_several_feeds(
+    h: Harness, feeds: FeedServer, hook: ScriptedServer
+) -> None:
+    """A quiet run (every feed not modified) forks nothing for the next; the first run of a
+    burst after it parses in its own process, stores everything, and the run after that has
+    parser processes again."""
+    h.settings["parse_workers"] = 2
+
+    def serve(*suffixes: str) -> None:
+        for n in range(3):
+            items = [f"f{n}-{s}" for s in suffixes]
+            add_feed(h, f"f{n}", feeds.set(f"/f{n}.xml", rss(*items), etag=f'"{len(items)}"'))
+
+    def forks() -> bool:
+        pool = h.engine()._start_parsers(3)
+        if pool is not None:
+            pool.shutdown()
+        return pool is not None
+
+    serve("a")
+    assert forks()  # the first run: nothing known yet
+    assert len(h.run().new) == 3 and h.ledger.hint("feeds_parsed") == "3"
+    assert forks()
+    assert h.run().new == [] and h.ledger.hint("feeds_parsed") == "0"  # every feed: 304
+    assert not forks()
+    serve("a", "b")
+    burst = h.run()
+    assert sorted(burst.new) == ["f0/f0-b", "f1/f1-b", "f2/f2-b"] and burst.exit_code == 0
+    assert h.ledger.hint("feeds_parsed") == "3" and forks()
+    assert sorted(posted(hook)) == sorted(f"f{n}/f{n}-{s}" for n in range(3) for s in "ab")
+
+
+def test_a_hint_is_written_only_when_it_changes(tmp_path: Path) -> None:
+    from syndicator.ledger import Ledger
+
+    with Ledger.open(tmp_path / "state.db") as ledger:
+        assert ledger.hint("feeds_parsed") is None
+        ledger.note_hint("feeds_parsed", "0")
+        changes = ledger._conn.total_changes
+        ledger.note_hint("feeds_parsed", "0")
+        assert ledger._conn.total_changes == changes and ledger.hint("feeds_parsed") == "0"
+        ledger.note_hint("feeds_parsed", "4")
+        assert ledger.hint("feeds_parsed") == "4"
+
+
 def test_a_parser_process_that_dies_leaves_the_parsing_to_the_main_process() -> None:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -202,7 +247,7 @@ def test_a_parser_process_that_dies_leaves_the_parsing_to_the_main_process() -> 
 
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
     try:
-        assert _offload(pool, _die_unless_in, os.getpid()) == "parsed here"
+        assert _offload(pool, [], _die_unless_in, os.getpid()) == "parsed here"
     finally:
         pool.shutdown()
 
@@ -251,3 +296,4 @@ def test_each_host_gets_at_most_eight_requests_at_a_time_and_other_hosts_go_on_b
 def most_at_once(spans: list[tuple[float, float]]) -> int:
     edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
     return max(itertools.accumulate(step for _, step in edges))
+

@@ -411,6 +411,22 @@ class Store:
             except sqlite3.DatabaseError as exc:  # a damaged page: name the file, never a traceback
                 raise LedgerError(f"{self.path}: cannot read the state file: {exc}") from exc
 
+    def hint(self, key: str) -> str | None:
+        """What an earlier run noted about how to work (see :meth:`note_hint`), or None."""
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (f"hint:{key}",))
+        return str(rows[0][0]) if rows else None
+
+    def note_hint(self, key: str, value: str) -> None:
+        """Note ``value`` for later runs: how to work, never what to publish. Writes only a
+        change, so that a run with nothing new writes nothing."""
+        if self.hint(key) == value:
+            return
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (f"hint:{key}", value),
+            )
+
     @staticmethod
     def _event(
         conn: sqlite3.Connection,
