@@ -211,7 +211,7 @@ def _corpus_files() -> list[Any]:
 def _feed_bodies(data: bytes) -> list[str]:
     import feedparser
 
-    from syndicator.sources.rss import strip_entity_doctype  # no entity is ever expanded
+    from syndicator.sources.feeditems import strip_entity_doctype  # no entity is ever expanded
 
     # the rss source parses without feedparser's sanitiser and sanitises with nh3 itself
     parsed = feedparser.parse(strip_entity_doctype(data), sanitize_html=False)

@@ -22,7 +22,8 @@ from feedserver import FeedServer, MemoryState, make_context
 from syndicator.errors import SourceError
 from syndicator.models import Release
 from syndicator.sources.directory import DirectorySource
-from syndicator.sources.rss import RssSource, strip_entity_doctype
+from syndicator.sources.feeditems import strip_entity_doctype
+from syndicator.sources.rss import RssSource
 
 pytestmark = pytest.mark.service
 

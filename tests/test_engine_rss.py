@@ -297,3 +297,47 @@ def most_at_once(spans: list[tuple[float, float]]) -> int:
     edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
     return max(itertools.accumulate(step for _, step in edges))
 
+
+QUIET_TICK = """
+import atexit, sys
+from syndicator.cli import main
+WANTED = ("syndicator.sources.feeditems", "syndicator.sources.frontmatter", "syndicator.content",
+          "feedparser", "multiprocessing", "concurrent.futures.process")
+atexit.register(lambda: print(sorted(m for m in WANTED if m in sys.modules)))
+main(["-q", "--config", sys.argv[1], "run"])
+"""
+
+
+def test_a_tick_in_which_every_feed_is_not_modified_loads_no_parser(
+    tmp_path: Path, feeds: FeedServer, hook: ScriptedServer
+) -> None:
+    """The usual cron tick (every feed answers 304, a folder unchanged) imports neither the
+    feed nor the release-file parser, nor the HTML tools, and forks no parser process."""
+    import subprocess
+    import sys
+
+    from enginekit import toml_text
+
+    (tmp_path / "releases").mkdir()
+    sources: dict[str, dict[str, object]] = {"folder": {"type": "directory", "path": "releases"}}
+    for n in range(3):
+        url = feeds.set(f"/f{n}.xml", rss(f"f{n}-a"), etag=f'"f{n}"')
+        sources[f"f{n}"] = {"type": "rss", "url": url, "approval": "trusted"}
+    config = tmp_path / "syndicator.toml"
+    channels = {"hook": {"type": "webhook", "url": hook.url + "/hook"}}
+    config.write_text(toml_text({"state": "state.db"}, sources, channels), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+
+    def tick() -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", QUIET_TICK, str(config)], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    first = tick()  # three feeds to parse, side by side
+    assert "syndicator.sources.feeditems" in first[-1] and "multiprocessing" in first[-1]
+    # The first quiet tick still forks (the last run parsed three feeds) but parses nothing.
+    assert tick() == ["['concurrent.futures.process', 'multiprocessing']"]
+    assert tick() == ["[]"]
+    assert sorted(posted(hook)) == ["f0/f0-a", "f1/f1-a", "f2/f2-a"]

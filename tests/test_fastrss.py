@@ -17,7 +17,7 @@ import pytest
 
 from syndicator.errors import SourceError
 from syndicator.sources.fastrss import parse_rss
-from syndicator.sources.rss import read_feed
+from syndicator.sources.feeditems import read_feed
 
 TZ = ZoneInfo("Asia/Jakarta")
 RSS = "application/rss+xml; charset=utf-8"

@@ -16,7 +16,8 @@ from feedserver import FeedServer, MemoryState, free_port, make_context
 from syndicator.errors import SourceError
 from syndicator.models import Release
 from syndicator.sources.base import SourceContext
-from syndicator.sources.rss import RssSource, parse_feed_bytes, strip_entity_doctype
+from syndicator.sources.feeditems import parse_feed_bytes, strip_entity_doctype
+from syndicator.sources.rss import RssSource
 
 MAKASSAR = ZoneInfo("Asia/Makassar")
 

@@ -21,14 +21,19 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SourceError
 from ..hookspecs import hookimpl
 from ..models import Media, Release
 from ..options import Option
 from .base import Source, SourceContext
-from .frontmatter import MAX_FILE_BYTES, MediaFactory, ReleaseFileError, read_release_bytes
+
+if TYPE_CHECKING:
+    from .frontmatter import MediaFactory
+
+# The release-file parser (.frontmatter, and the HTML tools it needs) is imported only when a
+# file changed: a tick over an unchanged folder, or over feeds alone, never loads it.
 
 SUFFIXES = frozenset({".md", ".markdown", ".json"})
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
@@ -91,6 +96,8 @@ def media_resolver(root: Path, release_file: Path) -> MediaFactory:
     the source folder (the static-site convention). A local file must stay inside the
     source folder, so a release cannot attach ``/etc/passwd`` or ``../../secrets``.
     """
+    from .frontmatter import ReleaseFileError
+
     root_real = os.path.realpath(root)
     folder = release_file.parent
 
@@ -127,6 +134,8 @@ def parse_release_file(
     relative_path: str | None = None,
 ) -> Release:
     """Read one release file under ``root``; raises :class:`ReleaseFileError` with a reason."""
+    from .frontmatter import MAX_FILE_BYTES, ReleaseFileError, read_release_bytes
+
     relative = relative_path or path.relative_to(root).as_posix()
     try:
         with open(path, "rb") as handle:
@@ -185,6 +194,8 @@ class DirectorySource(Source):
 
         forget = [_INDEX + relative for relative in index if relative not in present]
         remember: dict[str, Any] = {}
+        if changed:
+            from .frontmatter import ReleaseFileError
         for relative, path, stat in changed:
             try:
                 release = parse_release_file(
