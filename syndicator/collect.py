@@ -44,8 +44,8 @@ FETCH_CONCURRENCY = 16
 FETCH_PER_HOST = 8
 #: Parser processes pay off when a run parses at least this many feeds.
 PARALLEL_PARSES = 2
-#: The ledger hint that carries how many feeds the last run parsed.
-PARSED_HINT = "feeds_parsed"
+#: The ledger hint that carries how many feeds read before changed in the last run.
+CHANGED_HINT = "feeds_changed"
 
 
 def _taking_turns(configs: list[SourceConfig], hosts: dict[str, str | None]) -> list[SourceConfig]:
@@ -58,8 +58,11 @@ def _taking_turns(configs: list[SourceConfig], hosts: dict[str, str | None]) -> 
     return [cfg for turn in rounds for cfg in turn if cfg is not None]
 
 
-def _offload(pool: ProcessPoolExecutor | None, parsed: list[str], fn: Callable[..., Any], *args: Any) -> Any:
-    parsed.append(fn.__name__)  # list.append is atomic: every source's thread counts here
+def _offload(
+    pool: ProcessPoolExecutor | None, changed: list[str] | None, fn: Callable[..., Any], *args: Any
+) -> Any:
+    if changed is not None:
+        changed.append(fn.__name__)  # list.append is atomic: every source's thread counts here
     if pool is None:
         return fn(*args)
     from concurrent.futures.process import BrokenProcessPool
@@ -117,8 +120,8 @@ class Collecting:
         ]
         if not configs:
             return
-        parsers = self._start_parsers(sum(1 for c in configs if c.cls.offloads))
-        parsed: list[str] = []
+        parsers = self._start_parsers([c.name for c in configs if c.cls.offloads])
+        changed: list[str] = []  # a parse by a source read before: what the next run expects
         for module in sorted({m for c in configs for m in c.cls.imports}):
             importlib.import_module(module)
         hosts = {cfg.name: cfg.cls.fetches_from(cfg.options) for cfg in configs}
@@ -129,7 +132,7 @@ class Collecting:
             ) as pool:
                 futures = {
                     pool.submit(
-                        self._read_source, cfg, parsed, parsers, slots.get(hosts[cfg.name] or "")
+                        self._read_source, cfg, changed, parsers, slots.get(hosts[cfg.name] or "")
                     ): cfg
                     for cfg in _taking_turns(configs, hosts)
                 }
@@ -148,9 +151,9 @@ class Collecting:
         finally:
             if parsers is not None:
                 parsers.shutdown(cancel_futures=True)
-        self.ledger.note_hint(PARSED_HINT, str(len(parsed)))
+        self.ledger.note_hint(CHANGED_HINT, str(len(changed)))
 
-    def _start_parsers(self, sources: int) -> ProcessPoolExecutor | None:
+    def _start_parsers(self, sources: list[str]) -> ProcessPoolExecutor | None:
         """Parser processes for sources to ``offload`` to, or None to parse in this process.
 
         They are forked before any thread of this run exists (forking a threaded process can
@@ -159,19 +162,22 @@ class Collecting:
 
         Nor do they pay off in a run where (nearly) every feed answers "not modified", the
         usual cron tick. A run cannot know that before it asks, and cannot fork once its
-        fetch threads run, so it goes by the last run: after a run that parsed fewer than
-        :data:`PARALLEL_PARSES` feeds, it parses in this process. The first run of a burst
-        after a quiet spell so parses here; the next has parser processes again.
+        fetch threads run, so it counts the parses it expects: every source never read
+        before (nothing to compare with: it will be parsed), and as many of the others as
+        changed in the last run. Below :data:`PARALLEL_PARSES` it parses in this process;
+        the first run of a burst after a quiet spell so parses here, the next one not.
         """
-        if sources < PARALLEL_PARSES:  # a run over folders, or one feed: nothing to import, count or fork
+        if len(sources) < PARALLEL_PARSES:  # a run over folders, or one feed: nothing to fork
             return None
-        last = self.ledger.hint(PARSED_HINT)
-        if last is not None and last.isdigit() and int(last) < PARALLEL_PARSES:
-            return None
+        last = self.ledger.hint(CHANGED_HINT)
+        if last is not None and last.isdigit():
+            first_reads = len(sources) - len(self.ledger.sources_with_state(sources))
+            if first_reads + int(last) < PARALLEL_PARSES:
+                return None
         workers = self.config.parse_workers
         if workers is None:
             workers = min(4, usable_cpus())
-        workers = min(workers, sources)
+        workers = min(workers, len(sources))
         if workers < 2 or not can_fork():
             return None
         import multiprocessing
@@ -190,13 +196,13 @@ class Collecting:
     def _read_source(
         self,
         cfg: SourceConfig,
-        parsed: list[str],
+        changed: list[str],
         parsers: ProcessPoolExecutor | None = None,
         slot: threading.BoundedSemaphore | None = None,
     ) -> tuple[list[Release | SourceError], SourceStateBuffer]:
         state = SourceStateBuffer(self.ledger, cfg.name)
         ctx = self.source_context(cfg, state)
-        ctx._offload = partial(_offload, parsers, parsed)
+        ctx._offload = partial(_offload, parsers, changed if state.get_all() else None)
         with slot or nullcontext():  # one of the few requests its host may have at a time
             return list(cfg.cls().collect(ctx)), state
 

@@ -194,49 +194,58 @@ def test_parser_processes_store_exactly_what_parsing_here_stores(
     assert len(errors) == 1 and errors[0].startswith("rusak: not a feed")
 
 
-def test_parser_processes_start_only_when_the_last_run_parsed_several_feeds(
+def test_parser_processes_start_only_when_several_feeds_are_expected_to_need_parsing(
     h: Harness, feeds: FeedServer, hook: ScriptedServer
 ) -> None:
-    """A quiet run (every feed not modified) forks nothing for the next; the first run of a
-    burst after it parses in its own process, stores everything, and the run after that has
-    parser processes again."""
+    """Feeds never read before are sure to be parsed; of the others, as many are expected to
+    change as changed in the last run. So the run after the first forks nothing, a quiet run
+    forks nothing for the next, the first run of a burst parses in its own process (storing
+    everything) and the run after it has parser processes again."""
     h.settings["parse_workers"] = 2
+    names = [f"f{n}" for n in range(3)]
 
     def serve(*suffixes: str) -> None:
-        for n in range(3):
-            items = [f"f{n}-{s}" for s in suffixes]
-            add_feed(h, f"f{n}", feeds.set(f"/f{n}.xml", rss(*items), etag=f'"{len(items)}"'))
+        for name in names:
+            items = [f"{name}-{s}" for s in suffixes]
+            add_feed(h, name, feeds.set(f"/{name}.xml", rss(*items), etag=f'"{len(items)}"'))
 
     def forks() -> bool:
-        pool = h.engine()._start_parsers(3)
+        pool = h.engine()._start_parsers(names)
         if pool is not None:
             pool.shutdown()
         return pool is not None
 
     serve("a")
-    assert forks()  # the first run: nothing known yet
-    assert len(h.run().new) == 3 and h.ledger.hint("feeds_parsed") == "3"
-    assert forks()
-    assert h.run().new == [] and h.ledger.hint("feeds_parsed") == "0"  # every feed: 304
-    assert not forks()
+    assert forks()  # three feeds never read
+    assert len(h.run().new) == 3 and h.ledger.hint("feeds_changed") == "0"
+    assert not forks()  # read once each, none changed since
+    assert h.run().new == [] and not forks()  # every feed: 304
     serve("a", "b")
     burst = h.run()
     assert sorted(burst.new) == ["f0/f0-b", "f1/f1-b", "f2/f2-b"] and burst.exit_code == 0
-    assert h.ledger.hint("feeds_parsed") == "3" and forks()
-    assert sorted(posted(hook)) == sorted(f"f{n}/f{n}-{s}" for n in range(3) for s in "ab")
+    assert h.ledger.hint("feeds_changed") == "3" and forks()
+    assert sorted(posted(hook)) == sorted(f"{name}/{name}-{s}" for name in names for s in "ab")
+    h.sources["f3"] = {**h.sources["f0"], "url": feeds.set("/f3.xml", rss("f3-a"))}
+    h.run()  # one new feed and three quiet ones
+    names.append("f3")
+    h.sources["f4"] = {**h.sources["f0"], "url": feeds.set("/f4.xml", rss("f4-a"))}
+    h.sources["f5"] = {**h.sources["f0"], "url": feeds.set("/f5.xml", rss("f5-a"))}
+    assert not forks()
+    names += ["f4", "f5"]
+    assert forks()  # two feeds never read
 
 
 def test_a_hint_is_written_only_when_it_changes(tmp_path: Path) -> None:
     from syndicator.ledger import Ledger
 
     with Ledger.open(tmp_path / "state.db") as ledger:
-        assert ledger.hint("feeds_parsed") is None
-        ledger.note_hint("feeds_parsed", "0")
+        assert ledger.hint("feeds_changed") is None
+        ledger.note_hint("feeds_changed", "0")
         changes = ledger._conn.total_changes
-        ledger.note_hint("feeds_parsed", "0")
-        assert ledger._conn.total_changes == changes and ledger.hint("feeds_parsed") == "0"
-        ledger.note_hint("feeds_parsed", "4")
-        assert ledger.hint("feeds_parsed") == "4"
+        ledger.note_hint("feeds_changed", "0")
+        assert ledger._conn.total_changes == changes and ledger.hint("feeds_changed") == "0"
+        ledger.note_hint("feeds_changed", "4")
+        assert ledger.hint("feeds_changed") == "4"
 
 
 def test_a_parser_process_that_dies_leaves_the_parsing_to_the_main_process() -> None:
@@ -330,14 +339,16 @@ def test_a_tick_in_which_every_feed_is_not_modified_loads_no_parser(
 
     def tick() -> list[str]:
         done = subprocess.run(
-            [sys.executable, "-c", QUIET_TICK, str(config)], capture_output=True, text=True, env=env, timeout=60
+            [sys.executable, "-c", QUIET_TICK, str(config)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
         )
         assert done.returncode == 0, done.stderr
         return done.stdout.splitlines()
 
-    first = tick()  # three feeds to parse, side by side
+    first = tick()  # three feeds never read: parsed side by side
     assert "syndicator.sources.feeditems" in first[-1] and "multiprocessing" in first[-1]
-    # The first quiet tick still forks (the last run parsed three feeds) but parses nothing.
-    assert tick() == ["['concurrent.futures.process', 'multiprocessing']"]
     assert tick() == ["[]"]
     assert sorted(posted(hook)) == ["f0/f0-a", "f1/f1-a", "f2/f2-a"]

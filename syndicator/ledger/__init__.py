@@ -11,6 +11,9 @@ short transaction, so a crash loses at most the call in flight, never a recorded
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+
 from .deliveries import DeliveryRecords
 from .releases import GateRow, ReleaseRecords, StoredRelease, Summary
 from .sourcestate import SourceState, SourceStateBuffer
@@ -36,3 +39,11 @@ class Ledger(ReleaseRecords, DeliveryRecords):
 
     def source_state(self, source: str) -> SourceState:
         return SourceState(self, source)
+
+    def sources_with_state(self, sources: Iterable[str]) -> set[str]:
+        """Which of ``sources`` have kept any state: a feed read before, a folder indexed."""
+        rows = self._query(
+            "SELECT DISTINCT source FROM source_state WHERE source IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(sources)),),
+        )
+        return {str(row[0]) for row in rows}
