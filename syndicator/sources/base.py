@@ -70,7 +70,8 @@ class SourceContext:
 
         For CPU-bound work such as parsing a feed, so several sources parse on several
         cores. ``fn`` must be a module-level function, and its arguments and result must
-        pickle. Without parser processes (one core, ``parse_workers = 0``) it runs here.
+        pickle. Without parser processes (one core, ``parse_workers = 0``, or a run that
+        expects fewer than two parses: see ``Collecting._start_parsers``) it runs here.
         """
         if self._offload is None:
             return fn(*args)
