@@ -11,13 +11,12 @@ short transaction, so a crash loses at most the call in flight, never a recorded
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 from .deliveries import DeliveryRecords
 from .releases import GateRow, ReleaseRecords, StoredRelease, Summary
 from .sourcestate import SourceState, SourceStateBuffer
-from .store import SCHEMA_VERSION, Event, LedgerError, Pending, utcnow
+from .store import IN_KEYS, SCHEMA_VERSION, Event, LedgerError, Pending, _key_list, utcnow
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -43,7 +42,6 @@ class Ledger(ReleaseRecords, DeliveryRecords):
     def sources_with_state(self, sources: Iterable[str]) -> set[str]:
         """Which of ``sources`` have kept any state: a feed read before, a folder indexed."""
         rows = self._query(
-            "SELECT DISTINCT source FROM source_state WHERE source IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(sources)),),
+            "SELECT DISTINCT source FROM source_state WHERE source" + IN_KEYS, (_key_list(sources),)
         )
         return {str(row[0]) for row in rows}
