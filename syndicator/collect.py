@@ -202,7 +202,8 @@ class Collecting:
     ) -> tuple[list[Release | SourceError], SourceStateBuffer]:
         state = SourceStateBuffer(self.ledger, cfg.name)
         ctx = self.source_context(cfg, state)
-        ctx._offload = partial(_offload, parsers, changed if state.get_all() else None)
+        counted = cfg.cls.offloads and state.get_all()  # a folder's index is not copied for nothing
+        ctx._offload = partial(_offload, parsers, changed if counted else None)
         with slot or nullcontext():  # one of the few requests its host may have at a time
             return list(cfg.cls().collect(ctx)), state
 
