@@ -108,11 +108,19 @@ class Collecting:
 
         return made_once(new_pool)
 
-    def collect(self, report: RunReport, only: Iterable[str] | None = None) -> None:
+    def collect(
+        self,
+        report: RunReport,
+        only: Iterable[str] | None = None,
+        on_stored: Callable[[list[str]], None] | None = None,
+    ) -> None:
         """Read every enabled source; store new and changed releases with their approval.
 
         Sources are read side by side (feeds spend most of their time waiting on the
         network); what they yield is approved and stored here, one source at a time.
+        ``on_stored`` is given the keys of a source's new and changed releases once they are
+        stored, while other sources are still being read (see ``syndicator.headstart``), in
+        a run that parses in this process (few feeds changed, the usual tick).
         """
         wanted = set(only) if only else None
         configs = [
@@ -121,6 +129,8 @@ class Collecting:
         if not configs:
             return
         parsers = self._start_parsers([c.name for c in configs if c.cls.offloads])
+        if parsers is not None:  # a burst is delivered whole, after collection: urgent first, over processes
+            on_stored = None
         changed: list[str] = []  # a parse by a source read before: what the next run expects
         for module in sorted({m for c in configs for m in c.cls.imports}):
             importlib.import_module(module)
@@ -138,9 +148,10 @@ class Collecting:
                 }
                 for future in as_completed(futures):
                     cfg = futures.pop(future)  # a source's releases are let go once stored
+                    fresh: list[str] = []
                     try:
                         items, state = future.result()
-                        self._store_source(cfg, items, state, report)
+                        fresh = self._store_source(cfg, items, state, report)
                     except SourceError as exc:
                         report.source_errors.append(str(exc))
                     except StateError:  # the ledger cannot be written: stop the run, not just this source
@@ -148,6 +159,8 @@ class Collecting:
                     except Exception as exc:  # a broken source plugin must not stop the other sources
                         log.debug("source %s crashed", cfg.name, exc_info=True)
                         report.source_errors.append(f"{cfg.name}: {type(exc).__name__}: {exc}")
+                    if on_stored is not None and fresh and futures:  # others still being read
+                        on_stored(fresh)
         finally:
             if parsers is not None:
                 parsers.shutdown(cancel_futures=True)
@@ -213,9 +226,10 @@ class Collecting:
         found: list[Release | SourceError],
         state: SourceStateBuffer,
         report: RunReport,
-    ) -> None:
+    ) -> list[str]:
+        """Approve and store what a source yielded; return the keys new or changed in this run."""
         if not found and not state.dirty:  # not modified (a 304, an unchanged folder): nothing to write
-            return
+            return []
         # Only the releases found: a tick with one new file reads one row, not the archive.
         summaries = self.ledger.summaries(item.key for item in found if not isinstance(item, SourceError))
         items: list[tuple[Release, PinnedApproval | None, str | None]] = []
@@ -227,15 +241,18 @@ class Collecting:
             pinned, hold = self.decide(item, cfg, old.pinned if old else None)
             items.append((item, pinned, hold))
         outcomes = self.ledger.store_releases(items, self.now(), state)
+        fresh = []
         for (release, _, _), outcome in zip(items, outcomes, strict=True):
             if outcome == "same":
                 continue
             (report.new if outcome == "new" else report.changed).append(release.key)
             report.fresh.add(release.key)
+            fresh.append(release.key)
             try:
                 self.pm.hook.release_collected(release=release, is_new=outcome == "new")
             except Exception as exc:  # an observer must never stop collection
                 log.error("a release_collected hook failed for %s: %s", release.key, exc, exc_info=True)
+        return fresh
 
     def decide(
         self, release: Release, cfg: SourceConfig, stored: PinnedApproval | None

@@ -91,6 +91,14 @@ class ChannelRuntime:
     recycle: Callable[[ChannelContext], None] = lambda ctx: None  # done with a context
 
 
+def finish_channel(rt: ChannelRuntime) -> None:
+    """Tell a channel that this run's deliveries to it are done (``Channel.finish``)."""
+    try:
+        rt.channel.finish(rt.make_context())
+    except Exception as exc:  # a broken index must not hide the deliveries already recorded
+        log.error("channel %s: finishing failed: %s", rt.config.name, exc, exc_info=True)
+
+
 class _ChannelQueue:
     """Due deliveries per channel, handed out in their given order to whichever worker asks,
     never more than a channel's ``concurrency`` at once: one slow channel does not hold up
@@ -152,6 +160,7 @@ class Dispatcher:
         actor: str = "syndicator",
         stop: threading.Event | None = None,
         progress: Callable[[Outcome], None] | None = None,
+        finish: bool = True,
     ) -> None:
         self.ledger = ledger
         self.runtimes = runtimes
@@ -162,6 +171,7 @@ class Dispatcher:
         self.actor = actor
         self.stop = stop or threading.Event()  # set on SIGTERM: finish the calls in flight, start no more
         self.progress = progress
+        self.finish = finish  # False: the run calls finish_channel itself, later (``headstart``)
         # A release going to several channels is read once; it is dropped after its last
         # delivery of the run, so memory follows the deliveries in flight, not the backlog.
         self._releases: dict[str, StoredRelease | None] = {}
@@ -181,8 +191,8 @@ class Dispatcher:
                 outcomes.append(report())
             finally:
                 self._done_with(key)
-                if queue.settled(name):  # this channel's last delivery in this run
-                    self._finish(self.runtimes[name])
+                if queue.settled(name) and self.finish and not self.dry_run:  # its last delivery here
+                    finish_channel(self.runtimes[name])
 
         def work() -> None:
             # A call's outcome is queued for the next group commit; this worker's next claim
@@ -215,14 +225,6 @@ class Dispatcher:
                 for future in [pool.submit(work) for _ in range(workers)]:
                     future.result()
         return outcomes
-
-    def _finish(self, rt: ChannelRuntime) -> None:
-        if self.dry_run:
-            return
-        try:
-            rt.channel.finish(rt.make_context())
-        except Exception as exc:  # a broken index must not hide the deliveries already recorded
-            log.error("channel %s: finishing failed: %s", rt.config.name, exc, exc_info=True)
 
     def deliver_one(self, release_key: str, channel: str) -> Outcome:
         """Deliver one release to one channel, recording every step in the ledger."""

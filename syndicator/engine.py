@@ -28,12 +28,14 @@ from .dispatch import (
     Dispatcher,
     Outcome,
     effective_idempotency,
+    finish_channel,
     idempotency_key,
     import_channel_modules,
     notify,
 )
 from .errors import SyndicatorError
 from .fanout import can_fork, split_by_channel, start_helpers, usable_cpus
+from .headstart import HeadStart, due_now
 from .http import made_once
 from .ledger import GateRow, Ledger, utcnow
 from .models import NEEDS_OPERATOR, Action, DeliveryState, Receipt
@@ -380,18 +382,54 @@ class Engine(Collecting):
     ) -> RunReport:
         report = RunReport(dry_run=dry_run)
         selected = self.channels(channels)
-        self.collect(report, sources)
+        stop = stop or threading.Event()
+        early = None if dry_run else self._head_start(report, selected, stop, progress)
+        try:
+            self.collect(report, sources, on_stored=early.offer if early else None)
+        except BaseException:
+            if early is not None:
+                early.finish(abandon=True)  # calls in flight end and are recorded; no more start
+                self._finish_channels(early.channels)
+            raise
+        report.outcomes = early.finish() if early else []
         self.gate_and_plan(report, selected)
         if not dry_run:
             self.reconcile(report, selected)
         tasks = self.due_tasks(selected, sources)
-        report.outcomes = self.deliver(
-            tasks, selected, dry_run=dry_run, stop=stop or threading.Event(), progress=progress
-        )
+        report.outcomes += self.deliver(tasks, selected, dry_run=dry_run, stop=stop, progress=progress)
+        if early is not None:  # the delivery stage finished the channels it delivered to
+            self._finish_channels(early.channels - {channel for _, channel in tasks})
         if not dry_run and self.config.keep_text == "until-delivered":
             self.ledger.let_go_of_delivered_text()
         report.needs_operator = len(self.ledger.deliveries(states=NEEDS_OPERATOR))
         return report
+
+    def _head_start(
+        self,
+        report: RunReport,
+        channels: list[ChannelConfig],
+        stop: threading.Event,
+        progress: Callable[[Outcome], None] | None,
+    ) -> HeadStart | None:
+        """Deliveries that may start while sources are still being read (``headstart``); None
+        when a call of an earlier run is still undecided: ``reconcile`` settles it first."""
+        if not channels or self.ledger.deliveries(states=[DeliveryState.IN_FLIGHT, DeliveryState.UNKNOWN]):
+            return None
+        names = {c.name for c in channels}
+
+        def plan(keys: list[str]) -> list[tuple[str, str]]:
+            self.gate_and_plan(report, channels)
+            return due_now(self.ledger, keys, names, self.now())
+
+        def deliver(tasks: list[tuple[str, str]]) -> list[Outcome]:
+            runtimes = {name: self.runtime(name) for name in dict.fromkeys(c for _, c in tasks)}
+            return self._dispatcher(runtimes, stop, progress, finish=False).run(tasks)
+
+        return HeadStart(plan, deliver)
+
+    def _finish_channels(self, names: Iterable[str]) -> None:
+        for name in sorted(names):
+            finish_channel(self.runtime(name))
 
     def deliver(
         self,
@@ -449,6 +487,7 @@ class Engine(Collecting):
         progress: Callable[[Outcome], None] | None,
         *,
         dry_run: bool = False,
+        finish: bool = True,
     ) -> Dispatcher:
         return Dispatcher(
             self.ledger,
@@ -459,6 +498,7 @@ class Engine(Collecting):
             actor=self.actor,
             stop=stop,
             progress=progress,
+            finish=finish,
         )
 
     def _check_names(self, sources: Iterable[str] | None, channels: Iterable[str] | None) -> None:

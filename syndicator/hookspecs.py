@@ -91,8 +91,9 @@ def approve_release(release: Release, source: SourceConfig) -> Decision | None:
 def release_collected(release: Release, is_new: bool) -> None:
     """Observe a release that is new, or whose content changed, as it is stored.
 
-    Called once per new or changed release per run, after it is written to the ledger.
-    Exceptions are logged and do not stop the run.
+    Called once per new or changed release per run, after it is written to the ledger, in
+    the run's own thread; deliveries of releases stored earlier in the run may already be
+    under way (``syndicator.headstart``). Exceptions are logged and do not stop the run.
 
     :param release: the release as stored.
     :param is_new: True the first time this release is seen, False when it changed.

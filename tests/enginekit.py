@@ -76,6 +76,7 @@ class Journal:
         self.sent: list[Call] = []  # publish calls that returned a receipt
         self.rendered: list[tuple[str, str]] = []  # (channel, release key)
         self.lookups: list[tuple[str, str]] = []  # find_existing calls: (channel, release key)
+        self.finished: list[str] = []  # finish calls: channel names
         self.found: dict[tuple[str, str], Receipt] = {}  # what find_existing answers
         self.render_errors: dict[str, BaseException] = {}  # channel -> raised by render
         self._errors: dict[str, list[BaseException]] = {}
@@ -142,6 +143,10 @@ class Journal:
             self.lookups.append((ctx.name, release.key))
             return self.found.get((ctx.name, release.key))
 
+    def finish(self, ctx: ChannelContext) -> None:
+        with self._lock:
+            self.finished.append(ctx.name)
+
 
 class RecorderChannel(Channel):
     """Records into ``journal``; never touches the network."""
@@ -159,6 +164,9 @@ class RecorderChannel(Channel):
 
     def find_existing(self, release: Release, ctx: ChannelContext) -> Receipt | None:
         return self.journal.find_existing(release, ctx)
+
+    def finish(self, ctx: ChannelContext) -> None:
+        self.journal.finish(ctx)
 
 
 class KeyedRecorderChannel(RecorderChannel):

@@ -38,6 +38,7 @@ class Route:
     last_modified: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering (for timeouts)
+    hold: threading.Event | None = None  # answer once this is set, or after ``delay`` (30 s if 0)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class FeedServer:
         self.in_flight = 0
         self.most_in_flight = 0  # the most requests this server answered at one time
         self.spans: list[tuple[float, float]] = []  # (start, end) of each answer, time.monotonic()
+        #: (path, whether its ``hold`` was set) for each held answer, recorded before it is sent
+        self.released: list[tuple[str, bool]] = []
 
     # -- scripting ---------------------------------------------------------------------
     def set(self, path: str, body: bytes | str, **options: Any) -> str:
@@ -128,7 +131,11 @@ class FeedServer:
             handler.send_header("Content-Length", "0")
             handler.end_headers()
             return
-        if route.delay:
+        if route.hold is not None:
+            route.hold.wait(route.delay or 30.0)
+            with self._lock:
+                self.released.append((path, route.hold.is_set()))
+        elif route.delay:
             self._stopping.wait(route.delay)
         if self._not_modified(route, handler):
             handler.send_response(304)

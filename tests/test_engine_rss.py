@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,9 @@ import pytest
 from enginekit import Harness
 from feedserver import FeedServer, free_port
 
-from syndicator.testing import Reply, ScriptedServer
+from syndicator.headstart import HEADSTART_LIMIT
+from syndicator.models import DeliveryState
+from syndicator.testing import Recorded, Reply, ScriptedServer
 
 
 def rss(*ids: str) -> str:
@@ -305,6 +308,151 @@ def test_each_host_gets_at_most_eight_requests_at_a_time_and_other_hosts_go_on_b
 def most_at_once(spans: list[tuple[float, float]]) -> int:
     edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
     return max(itertools.accumulate(step for _, step in edges))
+
+
+def hold_until_posted(hook: ScriptedServer, posts: int) -> threading.Event:
+    """An event set once the webhook has received ``posts`` deliveries (each answered 201)."""
+    reached, seen = threading.Event(), []
+
+    def answer(request: Recorded) -> Reply:
+        seen.append(request.json["id"])
+        if len(seen) >= posts:
+            reached.set()
+        return Reply(201, json={"id": f"w-{len(seen)}"})
+
+    hook.handler("POST", "/hook", answer)
+    return reached
+
+
+def test_a_feed_that_answers_gets_its_releases_out_while_a_slow_feed_is_still_being_read(
+    h: Harness, feeds: FeedServer, hook: ScriptedServer
+) -> None:
+    """The slow feed answers only once the fast feed's release has been delivered (or after
+    20 s): with the head start it is released by the delivery, and each release goes out
+    once."""
+    h.settings["parse_workers"] = 1  # parsing in the run's own process: the usual tick
+    delivered = hold_until_posted(hook, 1)
+    add_feed(h, "fast", feeds.set("/fast.xml", rss("cepat"), etag='"f1"'))
+    add_feed(h, "slow", feeds.set("/slow.xml", rss("lambat"), etag='"s1"', hold=delivered, delay=20))
+    h.sources["slow"]["timeout"] = 30.0
+
+    report = h.run()
+
+    assert feeds.released == [("/slow.xml", True)]  # answered because the fast release went out
+    assert posted(hook) == ["fast/cepat", "slow/lambat"]
+    assert sorted((o.release_key, o.state) for o in report.outcomes) == [
+        ("fast/cepat", "sent"),
+        ("slow/lambat", "sent"),
+    ]
+    assert report.exit_code == 0
+    h.clock.advance(minutes=10)
+    assert h.run().outcomes == [] and len(posted(hook)) == 2
+
+
+def test_each_channel_is_finished_once_per_run_whether_or_not_it_had_a_head_start(
+    h: Harness, feeds: FeedServer, hook: ScriptedServer
+) -> None:
+    """``early`` takes only the fast feed, so its one delivery goes out during collection;
+    ``both`` takes both feeds, so it also delivers after collection. ``finish`` (a website
+    rebuilds its indexes there) comes once each, after the run's deliveries."""
+    h.settings["parse_workers"] = 1
+    delivered = hold_until_posted(hook, 1)
+    add_feed(h, "fast", feeds.set("/fast.xml", rss("cepat"), etag='"f1"'))
+    add_feed(h, "slow", feeds.set("/slow.xml", rss("lambat"), etag='"s1"', hold=delivered, delay=20))
+    h.sources["slow"]["timeout"] = 30.0
+    h.channels["early"] = {"type": "recorder", "sources": ["fast"]}
+    h.channels["both"] = {"type": "recorder"}
+
+    h.run()
+
+    assert feeds.released == [("/slow.xml", True)]
+    assert sorted(h.journal.finished) == ["both", "early"]
+    assert sorted((c.channel, c.release_key) for c in h.journal.sent) == [
+        ("both", "fast/cepat"),
+        ("both", "slow/lambat"),
+        ("early", "fast/cepat"),
+    ]
+
+
+def test_no_head_start_while_a_call_of_an_earlier_run_is_undecided(
+    h: Harness, feeds: FeedServer, hook: ScriptedServer
+) -> None:
+    """A run that crashed mid-call left a delivery in flight: reconcile settles it before
+    anything else is sent, so this run's releases wait for the whole collection."""
+    h.settings["parse_workers"] = 1  # no parser processes: the undecided call is the reason
+    add_feed(h, "fast", feeds.set("/fast.xml", rss("lama"), etag='"f1"'))
+    h.run()
+    h.ledger.transition("fast/lama", "hook", DeliveryState.IN_FLIGHT, h.clock(), expect=[DeliveryState.SENT])
+    h.clock.advance(minutes=10)
+    delivered = hold_until_posted(hook, 1)
+    feeds.set("/fast.xml", rss("baru", "lama"), etag='"f2"')
+    add_feed(h, "slow", feeds.set("/slow.xml", rss("lambat"), etag='"s1"', hold=delivered, delay=1.0))
+
+    report = h.run()
+
+    assert feeds.released == [("/slow.xml", False)]  # nothing went out while it was read
+    sent = sorted(o.release_key for o in report.outcomes if o.state == "sent")
+    assert sent == ["fast/baru", "fast/lama", "slow/lambat"]  # lama: again, under the same idempotency key
+    assert h.delivery("fast/lama", "hook").state is DeliveryState.SENT
+
+
+def test_a_dry_run_starts_nothing_while_sources_are_read(
+    h: Harness, feeds: FeedServer, hook: ScriptedServer
+) -> None:
+    h.settings["parse_workers"] = 1
+    delivered = hold_until_posted(hook, 1)
+    add_feed(h, "fast", feeds.set("/fast.xml", rss("cepat"), etag='"f1"'))
+    add_feed(h, "slow", feeds.set("/slow.xml", rss("lambat"), etag='"s1"', hold=delivered, delay=1.0))
+
+    report = h.run(dry_run=True)
+
+    assert feeds.released == [("/slow.xml", False)] and posted(hook) == []
+    assert sorted(o.state for o in report.outcomes) == ["would-publish", "would-publish"]
+
+
+def test_a_run_with_parser_processes_delivers_after_collection(
+    h: Harness, feeds: FeedServer, hook: ScriptedServer
+) -> None:
+    """Parser processes mean a burst is expected (several feeds to parse): it is delivered
+    whole once every source has been read, urgent first across all of them."""
+    h.settings["parse_workers"] = 2
+    delivered = hold_until_posted(hook, 1)
+    add_feed(h, "fast", feeds.set("/fast.xml", rss("cepat"), etag='"f1"'))
+    add_feed(h, "slow", feeds.set("/slow.xml", rss("lambat"), etag='"s1"', hold=delivered, delay=1.0))
+
+    report = h.run()
+
+    assert feeds.released == [("/slow.xml", False)]
+    assert sorted(posted(hook)) == ["fast/cepat", "slow/lambat"] and report.count("sent") == 2
+
+
+def test_a_burst_gets_a_limited_head_start_and_the_rest_goes_out_after_collection(
+    h: Harness, feeds: FeedServer, hook: ScriptedServer
+) -> None:
+    """The slow feed is released by the last delivery the head start may make; every later
+    delivery comes after it was answered, and every release goes out exactly once."""
+    h.settings["parse_workers"] = 1
+    burst = [f"r{n:03}" for n in range(HEADSTART_LIMIT + 6)]
+    delivered = hold_until_posted(hook, HEADSTART_LIMIT)
+    after_limit: list[bool] = []
+    original = hook._handlers[("POST", "/hook")]
+
+    def answer(request: Recorded) -> Reply:
+        if len(hook.requests) > HEADSTART_LIMIT:  # this one came after the head start's last
+            after_limit.append(("/slow.xml", True) in feeds.released)
+        return original(request)
+
+    hook.handler("POST", "/hook", answer)
+    add_feed(h, "fast", feeds.set("/fast.xml", rss(*burst), etag='"f1"'))
+    add_feed(h, "slow", feeds.set("/slow.xml", rss("lambat"), etag='"s1"', hold=delivered, delay=20))
+    h.sources["slow"]["timeout"] = 30.0
+
+    report = h.run()
+
+    assert feeds.released == [("/slow.xml", True)]
+    assert after_limit == [True] * 7  # six of the burst and the slow feed's release
+    assert sorted(posted(hook)) == sorted([f"fast/{r}" for r in burst] + ["slow/lambat"])
+    assert len(report.outcomes) == len(burst) + 1 and report.count("sent") == len(burst) + 1
 
 
 QUIET_TICK = """
