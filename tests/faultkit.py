@@ -436,6 +436,7 @@ class Setup:
     channels: dict[str, dict[str, Any]]
     approval: str = "front-matter"  # the source's policy: "front-matter" or "trusted"
     settings: dict[str, Any] = field(default_factory=dict)  # more of the [syndicator] table
+    more_sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # beside the folder
 
     def argv(self, *args: str) -> list[str]:
         """``python -m syndicator -q --config CFG ARGS``: the command a subprocess runs."""
@@ -518,7 +519,7 @@ def _write_config(setup: Setup) -> None:
             "plugins_dir": "plugins",
             **setup.settings,
         },
-        {SOURCE: {"type": "directory", "path": "releases", "approval": setup.approval}},
+        {SOURCE: {"type": "directory", "path": "releases", "approval": setup.approval}, **setup.more_sources},
         setup.channels,
     )
     setup.config.write_text(text, encoding="utf-8")
@@ -690,6 +691,7 @@ def crash_trial(
     new_per_kill: int = 1,
     max_recovery_runs: int = 4,
     settings: dict[str, Any] | None = None,
+    slow_feed: float = 0.0,
 ) -> TrialResult:
     """One trial: ``kills`` runs SIGKILLed mid fan-out on one state, then unkilled runs until quiet.
 
@@ -703,13 +705,22 @@ def crash_trial(
 
     ``settings`` go in the [syndicator] table: ``{"delivery_processes": 3}`` kills runs whose
     channels are delivered by helper processes, which finish their calls in flight first.
+    ``slow_feed`` seconds: a second source, an empty feed that answers that late, so each run
+    delivers the folder's releases while it is still being read (``syndicator.headstart``),
+    and the kills land in that head start.
     """
+    from feedserver import FeedServer
+
     rng = random.Random(seed)
     result = TrialResult(seed)
-    with ChannelServer(seed=seed, latency=latency) as server:
+    with ChannelServer(seed=seed, latency=latency) as server, FeedServer() as feeds:
         setup = write_setup(
             root, server, releases=releases, concurrency=concurrency, backoff=0.05, settings=settings
         )
+        if slow_feed:
+            url = feeds.set("/slow.xml", EMPTY_FEED, delay=slow_feed)
+            setup.more_sources["slow"] = {"type": "rss", "url": url, "approval": "trusted"}
+            setup.rewrite_config()
         attempts = 0
         while result.kills < kills and attempts < kills * 3:
             attempts += 1
@@ -752,6 +763,11 @@ def crash_trial(
         states = delivery_states(setup)
         _judge(server, setup, states, result)
     return result
+
+
+EMPTY_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Lambat</title><link>https://lambat.example.go.id/</link></channel></rss>
+"""
 
 
 def _wait_for_the_lock(setup: Setup, timeout: float = 30) -> None:

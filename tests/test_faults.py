@@ -111,6 +111,15 @@ FLAKY_RUNS = 40
 FLAKY_SEED = 5
 
 
+def test_sigkill_during_a_head_start_never_duplicates_and_never_loses(tmp_path: Path) -> None:
+    """Each run's folder releases go out while a slow feed is still being read, and the
+    kills land there: the next runs settle what was in flight before anything else."""
+    result = crash_trial(tmp_path, seed=31, kills=6, slow_feed=0.4)
+
+    assert result.kills >= 4 and result.kills_mid_fan_out >= 2, result
+    assert result.duplicates == 0 and result.losses == 0, result.problems
+
+
 def test_a_flaky_platform_gets_everything_sent_within_bounded_runs_and_retry_after_is_honoured(
     tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
