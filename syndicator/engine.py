@@ -198,6 +198,7 @@ class Engine(Collecting):
             )
             if verdict.due:
                 due.append(row)
+                report.held.pop(row.key, None)  # held at a head start's gate, due by now
             else:
                 report.held[row.key] = verdict.reason
         if not due:
