@@ -2,13 +2,13 @@
 
 The engine wires configured sources and channels to the ledger and the dispatcher. It
 holds no state of its own between runs: everything it knows is in the ledger. Collecting is
-``syndicator.collect``'s; delivering across processes, ``syndicator.fanout``'s.
+``syndicator.collect``'s; gating, planning and reconciling, ``syndicator.planning``'s;
+delivering while sources are read, ``syndicator.headstart``'s; delivering across
+processes, ``syndicator.fanout``'s.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 from collections import Counter
@@ -19,7 +19,6 @@ from typing import Any
 
 import pluggy
 
-from .approval import gate
 from .channel import ChannelContext
 from .collect import Collecting
 from .config import ChannelConfig, Config
@@ -27,9 +26,7 @@ from .dispatch import (
     ChannelRuntime,
     Dispatcher,
     Outcome,
-    effective_idempotency,
     finish_channel,
-    idempotency_key,
     import_channel_modules,
     notify,
 )
@@ -37,9 +34,10 @@ from .errors import SyndicatorError
 from .fanout import can_fork, split_by_channel, start_helpers, usable_cpus
 from .headstart import HeadStart, due_now
 from .http import made_once
-from .ledger import GateRow, Ledger, utcnow
+from .ledger import Ledger, utcnow
 from .models import NEEDS_OPERATOR, Action, DeliveryState, Receipt
 from .pacing import Pacer, parse_rate
+from .planning import Planning
 
 log = logging.getLogger(__name__)
 
@@ -87,20 +85,10 @@ def _reason_kind(reason: str) -> str:
     return next((k for k in HOLD_KINDS if reason.startswith(k)), reason.split(":", 1)[0])
 
 
-def plan_fingerprint(channels: Iterable[ChannelConfig]) -> str:
-    """What decides which channels a release is planned for. A release planned under the same
-    fingerprint, for the content still approved, needs no planning again; adding a channel or
-    changing its routing or backfill changes it, and every release is gated once more."""
-    routing = sorted(
-        (c.name, c.type, c.sources and sorted(c.sources), c.tags and sorted(c.tags), c.backfill)
-        for c in channels
-    )
-    return hashlib.sha256(json.dumps(routing).encode()).hexdigest()[:16]
-
-
-class Engine(Collecting):
+class Engine(Collecting, Planning):
     """One run's stages over the configured sources and channels (``collect``: see
-    ``syndicator.collect``), and the operator's actions on deliveries."""
+    ``syndicator.collect``; gate, plan and reconcile: ``syndicator.planning``), and the
+    operator's actions on deliveries."""
 
     def __init__(
         self,
@@ -174,181 +162,6 @@ class Engine(Collecting):
         return [c for n, c in self.config.channels.items() if c.enabled and (wanted is None or n in wanted)]
 
     # -- the stages after collect -----------------------------------------------------------
-
-    def gate_and_plan(self, report: RunReport, channels: list[ChannelConfig]) -> None:
-        """Find due releases and create a pending delivery per routed channel.
-
-        A release planned before, under the same channels, for the content still approved
-        is not gated again (see ``plan_fingerprint``): an idle tick gates nothing.
-        """
-        now = self.now()
-        zone = f" ({self.config.timezone})"
-        self.ledger.plan_under(plan_fingerprint(channels))
-        due: list[GateRow] = []
-        for row in self.ledger.gate_rows(skip_planned=True):
-            verdict = gate(
-                content_hash=row.content_hash,
-                approved_hash=row.approved_hash,
-                approved_by=row.approved_by,
-                hold_reason=row.hold_reason,
-                publish_at=row.publish_at.astimezone(self.config.timezone) if row.publish_at else None,
-                retracted=False,
-                now=now,
-                zone_label=zone,
-            )
-            if verdict.due:
-                due.append(row)
-                report.held.pop(row.key, None)  # held at a head start's gate, due by now
-            else:
-                report.held[row.key] = verdict.reason
-        if not due:
-            return
-        self.ledger.mark_due([r.key for r in due if r.due_since is None], now)
-        existing = self.ledger.delivery_index(r.key for r in due)
-        waiting = (DeliveryState.PENDING, DeliveryState.FAILED)
-        pairs: list[tuple[str, str, str]] = []
-        changes: list[tuple[str, str, str, Action]] = []
-        by_source: dict[str, list[GateRow]] = {}
-        for row in due:
-            by_source.setdefault(row.source, []).append(row)
-        order = {row.key: i for i, row in enumerate(due)}  # urgent first
-        first_seen = self.ledger.record_channels(((c.name, c.type) for c in channels), now)
-        for cfg in channels:
-            for row in self._routed(cfg, due, by_source, order):
-                if not cfg.routes(row.source, row.tags):
-                    continue
-                known = existing.get((row.key, cfg.name))
-                if known is not None:
-                    if known[1] == row.content_hash:
-                        continue
-                    if known[0] in waiting:  # not sent yet, approved again: send the new version
-                        pairs.append((row.key, cfg.name, row.content_hash))
-                    elif known[0] == DeliveryState.SENT and cfg.on_change != "ignore":
-                        changes.append((row.key, cfg.name, row.content_hash, self._change_action(cfg)))
-                    continue
-                if not cfg.backfill and (row.due_since or now) < first_seen[cfg.name]:
-                    report.not_backfilled += 1
-                    continue
-                if not row.has_text:  # delivered everywhere before this channel came, and let go
-                    log.warning("%s -> %s: not sent, its text was let go (keep_text)", row.key, cfg.name)
-                    report.not_backfilled += 1
-                    continue
-                pairs.append((row.key, cfg.name, row.content_hash))
-        for delivery in self.ledger.plan(pairs, now):
-            notify(self.pm, delivery, "planned")
-        for delivery in self.ledger.replan(changes, now, detail="approved again with new content"):
-            notify(self.pm, delivery, "replanned")
-        # Every routed channel of these releases now has its delivery, or never will.
-        self.ledger.mark_planned((r.key, r.content_hash) for r in due)
-
-    def _routed(
-        self,
-        cfg: ChannelConfig,
-        due: list[GateRow],
-        by_source: dict[str, list[GateRow]],
-        order: dict[str, int],
-    ) -> list[GateRow]:
-        """The due rows of the sources ``cfg`` takes, in dispatch order: with a channel per
-        agency, walking every row for every channel would cost channels x releases."""
-        if cfg.sources is None:
-            return due
-        picked = [row for name in dict.fromkeys(cfg.sources) for row in by_source.get(name, ())]
-        return picked if len(cfg.sources) == 1 else sorted(picked, key=lambda r: order[r.key])
-
-    def _change_action(self, cfg: ChannelConfig) -> Action:
-        if cfg.on_change == "update" and cfg.cls.capabilities.edit:
-            return Action.UPDATE
-        return Action.CORRECT
-
-    def reconcile(self, report: RunReport, channels: list[ChannelConfig]) -> None:
-        """Settle deliveries a crash or a timeout left undecided, without posting blindly."""
-        names = {c.name for c in channels}
-        for d in self.ledger.deliveries(states=[DeliveryState.IN_FLIGHT]):
-            # We hold the run lock, so no other process can be mid-call: this one was interrupted.
-            self._transition(
-                d.release_key,
-                d.channel,
-                DeliveryState.UNKNOWN,
-                self.now(),
-                event="interrupted",
-                expect=[DeliveryState.IN_FLIGHT],
-                detail="a run stopped during the call",
-            )
-        for d in self.ledger.deliveries(states=[DeliveryState.UNKNOWN]):
-            if d.channel not in names:
-                continue
-            rt = self.runtime(d.channel)
-            how = effective_idempotency(rt.channel, d.action)
-            if how == "key":
-                self._transition(
-                    d.release_key,
-                    d.channel,
-                    DeliveryState.PENDING,
-                    self.now(),
-                    event="reconciled",
-                    expect=[DeliveryState.UNKNOWN],
-                    detail="retry with the same idempotency key",
-                )
-            elif how == "lookup" and d.action is Action.PUBLISH:
-                # A lookup finds the original post; it cannot tell whether a correction or a
-                # notice went out after it, so those stay unknown for the operator.
-                self._lookup(rt, d.release_key, report)
-
-    def _lookup(self, rt: ChannelRuntime, key: str, report: RunReport) -> None:
-        stored = self.ledger.release(key)
-        if stored is None:
-            return
-        ctx = rt.make_context(
-            idempotency_key=idempotency_key(key, rt.config.name, stored.release.content_hash)
-        )
-        try:
-            receipt = rt.channel.find_existing(stored.release, ctx)
-        except Exception as exc:  # still unknown; the operator sees it in status
-            log.warning("%s -> %s: lookup failed, still unknown: %s", key, rt.config.name, exc)
-            return
-        if receipt is not None:
-            self._transition(
-                key,
-                rt.config.name,
-                DeliveryState.SENT,
-                self.now(),
-                event="reconciled",
-                expect=[DeliveryState.UNKNOWN],
-                receipt=receipt,
-                detail=f"found on the platform: {receipt.url}",
-            )
-        else:
-            self._transition(
-                key,
-                rt.config.name,
-                DeliveryState.PENDING,
-                self.now(),
-                event="reconciled",
-                expect=[DeliveryState.UNKNOWN],
-                detail="not found on the platform; will post",
-            )
-
-    def _transition(self, key: str, channel: str, state: DeliveryState, now: datetime, **kw: Any) -> None:
-        kw.setdefault("actor", self.actor)
-        notify(self.pm, self.ledger.transition(key, channel, state, now, **kw), kw.get("event") or str(state))
-
-    def due_tasks(
-        self, channels: list[ChannelConfig], sources: Iterable[str] | None
-    ) -> list[tuple[str, str]]:
-        now = self.now()
-        wanted = set(sources) if sources else None
-        names = {c.name for c in channels}
-        tasks = [
-            (d.release_key, d.channel)
-            for d in self.ledger.deliveries(states=[DeliveryState.PENDING, DeliveryState.FAILED])
-            if d.channel in names
-            and (d.next_attempt_at is None or d.next_attempt_at <= now)
-            and (wanted is None or d.release_key.split("/", 1)[0] in wanted)
-        ]
-        if not tasks:
-            return tasks
-        order = {key: i for i, key in enumerate(self.ledger.in_dispatch_order({t[0] for t in tasks}))}
-        return sorted(tasks, key=lambda t: order.get(t[0], len(order)))
 
     # -- the run ------------------------------------------------------------------------------
 

@@ -12,9 +12,9 @@ from enginekit import Harness, write_file
 from syndicator import hookimpl
 from syndicator.approval import Hold
 from syndicator.config import SourceConfig
-from syndicator.engine import plan_fingerprint
 from syndicator.errors import TransientError
 from syndicator.models import Approval, DeliveryState, Release
+from syndicator.planning import plan_fingerprint
 from syndicator.sources.base import Source, SourceContext
 from syndicator.testing import Reply, ScriptedServer
 
