@@ -210,6 +210,9 @@ class Engine(Collecting, Planning):
         if not dry_run:
             self.reconcile(report, selected)
         tasks = self.due_tasks(selected, sources)
+        if report.outcomes:  # a head start's: what it answered for is not tried twice in a run
+            answered = {(o.release_key, o.channel) for o in report.outcomes}
+            tasks = [task for task in tasks if task not in answered]
         report.outcomes += self.deliver(tasks, selected, dry_run=dry_run, stop=stop, progress=progress)
         if early is not None:  # the delivery stage finished the channels it delivered to
             self._finish_channels(early.channels - {channel for _, channel in tasks})

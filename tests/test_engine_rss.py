@@ -374,6 +374,33 @@ def test_each_channel_is_finished_once_per_run_whether_or_not_it_had_a_head_star
     ]
 
 
+def test_a_run_told_to_stop_during_a_head_start_reports_each_delivery_once(
+    h: Harness, feeds: FeedServer, hook: ScriptedServer
+) -> None:
+    """Stopped at the head start's first call: that call ends and is recorded, the rest are
+    skipped once each and stay pending for the next run, which sends them."""
+    h.settings["parse_workers"] = 1
+    h.channels["hook"]["concurrency"] = 1
+    stop = threading.Event()
+
+    def answer(request: Recorded) -> Reply:
+        stop.set()  # as SIGTERM would, mid-call
+        return Reply(201, json={"id": "w"})
+
+    hook.handler("POST", "/hook", answer)
+    add_feed(h, "fast", feeds.set("/fast.xml", rss("a", "b", "c"), etag='"f1"'))
+    add_feed(h, "slow", feeds.set("/slow.xml", rss("lambat"), etag='"s1"', delay=0.5))
+
+    report = h.run(stop=stop)
+
+    pairs = [(o.release_key, o.state) for o in report.outcomes]
+    assert len(pairs) == len(set(o.release_key for o in report.outcomes)) == 4, pairs
+    assert sorted(state for _, state in pairs) == ["sent", "skipped", "skipped", "skipped"]
+    h.clock.advance(minutes=10)
+    assert sorted(o.state for o in h.run().outcomes) == ["sent"] * 3
+    assert sorted(posted(hook)) == ["fast/a", "fast/b", "fast/c", "slow/lambat"]
+
+
 def test_no_head_start_while_a_call_of_an_earlier_run_is_undecided(
     h: Harness, feeds: FeedServer, hook: ScriptedServer
 ) -> None:
