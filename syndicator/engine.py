@@ -32,7 +32,7 @@ from .dispatch import (
 )
 from .errors import SyndicatorError
 from .fanout import can_fork, split_by_channel, start_helpers, usable_cpus
-from .headstart import HeadStart, due_now
+from .headstart import HeadStart
 from .http import made_once
 from .ledger import Ledger, utcnow
 from .models import NEEDS_OPERATOR, Action, DeliveryState, Receipt
@@ -232,11 +232,10 @@ class Engine(Collecting, Planning):
         when a call of an earlier run is still undecided: ``reconcile`` settles it first."""
         if not channels or self.ledger.deliveries(states=[DeliveryState.IN_FLIGHT, DeliveryState.UNKNOWN]):
             return None
-        names = {c.name for c in channels}
 
         def plan(keys: list[str]) -> list[tuple[str, str]]:
             self.gate_and_plan(report, channels)
-            return due_now(self.ledger, keys, names, self.now())
+            return self.due_tasks(channels, None, keys)
 
         def deliver(tasks: list[tuple[str, str]]) -> list[Outcome]:
             runtimes = {name: self.runtime(name) for name in dict.fromkeys(c for _, c in tasks)}

@@ -23,15 +23,11 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Callable
 from typing import TYPE_CHECKING
-
-from .models import DeliveryState
 
 if TYPE_CHECKING:
     from .dispatch import Outcome
-    from .ledger import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +35,6 @@ Task = tuple[str, str]  # (release key, channel)
 
 #: Deliveries that may start, per run, while sources are still being read.
 HEADSTART_LIMIT = 64
-
-
-def due_now(ledger: Ledger, keys: Iterable[str], channels: set[str], now: datetime) -> list[Task]:
-    """The deliveries of ``keys`` to ``channels`` that are due now, in dispatch order (urgent
-    first): what the delivery stage would pick of them."""
-    wanted = list(dict.fromkeys(keys))
-    tasks = []
-    for (key, channel), (state, _) in ledger.delivery_index(wanted).items():
-        if channel not in channels or state not in (DeliveryState.PENDING, DeliveryState.FAILED):
-            continue
-        delivery = ledger.delivery(key, channel)
-        if delivery is not None and (delivery.next_attempt_at is None or delivery.next_attempt_at <= now):
-            tasks.append((key, channel))
-    order = {key: n for n, key in enumerate(ledger.in_dispatch_order(wanted))}
-    return sorted(tasks, key=lambda task: order.get(task[0], len(order)))
 
 
 class HeadStart:

@@ -206,14 +206,20 @@ class Planning:
         notify(self.pm, self.ledger.transition(key, channel, state, now, **kw), kw.get("event") or str(state))
 
     def due_tasks(
-        self, channels: list[ChannelConfig], sources: Iterable[str] | None
+        self,
+        channels: list[ChannelConfig],
+        sources: Iterable[str] | None,
+        releases: Iterable[str] | None = None,
     ) -> list[tuple[str, str]]:
+        """(release key, channel) of every delivery due now to ``channels``, of ``sources``
+        (or all) and ``releases`` (or all: a head start names a source's), urgent first."""
         now = self.now()
         wanted = set(sources) if sources else None
         names = {c.name for c in channels}
+        waiting = [DeliveryState.PENDING, DeliveryState.FAILED]
         tasks = [
             (d.release_key, d.channel)
-            for d in self.ledger.deliveries(states=[DeliveryState.PENDING, DeliveryState.FAILED])
+            for d in self.ledger.deliveries(states=waiting, release_keys=releases)
             if d.channel in names
             and (d.next_attempt_at is None or d.next_attempt_at <= now)
             and (wanted is None or d.release_key.split("/", 1)[0] in wanted)

@@ -40,11 +40,15 @@ class DeliveryRecords(Store):
         release_key: str | None = None,
         channel: str | None = None,
         states: Iterable[DeliveryState] | None = None,
+        release_keys: Iterable[str] | None = None,
     ) -> list[Delivery]:
         clauses, params = [], []
         if release_key is not None:
             clauses.append("release_key = ?")
             params.append(release_key)
+        if release_keys is not None:
+            clauses.append("release_key" + IN_KEYS)
+            params.append(_key_list(release_keys))
         if channel is not None:
             clauses.append("channel = ?")
             params.append(channel)
