@@ -7,10 +7,10 @@ ElementTree): the same fields, passed through the same steps (whitespace, URL re
 the HTML guess for titles, feedparser's encoding repairs, its date parser). Anything it
 does not know, it declines: :func:`parse_rss` returns None and the caller uses feedparser.
 
-It does not import feedparser for such a feed in its usual form (dates as RFC 822 asks,
-no Content-Location, titles without markup): the few steps it needs are done here
-(:func:`parse_date`, :func:`content_type`, the encoding declaration) and feedparser's own
-helpers are imported only for the rest. That spares a tick with a new item, and each parser
+It does not import feedparser for such a feed in its usual form (dates as RFC 822 asks, a
+Content-Location that is a plain absolute URL, titles without markup): the few steps it
+needs are done here (:func:`parse_date`, :func:`content_type`, the encoding declaration,
+link resolution) and feedparser's own helpers are imported only for the rest. That spares a tick with a new item, and each parser
 process, the 40 ms of importing feedparser.
 
 Declined: another format or version, another encoding, a DOCTYPE, ``xml:base`` or
@@ -330,8 +330,9 @@ _UNKNOWN_TO_FEEDPARSER = {"com-wordpress:feed-additions:1"}
 
 @functools.cache
 def _unknown_namespace(tag: str) -> bool:
-    if tag[1:].partition("}")[0].lower() in _UNKNOWN_TO_FEEDPARSER:
+    namespace = tag[1:].partition("}")[0].lower()
+    if namespace in _UNKNOWN_TO_FEEDPARSER:
         return True
     from feedparser.mixin import _FeedParserMixin
 
-    return tag[1:].partition("}")[0].lower() not in {uri.lower() for uri in _FeedParserMixin.namespaces}
+    return namespace not in {uri.lower() for uri in _FeedParserMixin.namespaces}
