@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import importlib
 import itertools
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -46,6 +47,17 @@ FETCH_PER_HOST = 8
 PARALLEL_PARSES = 2
 #: The ledger hint that carries how many feeds read before changed in the last run.
 CHANGED_HINT = "feeds_changed"
+#: The ledger hint that names the sources the last run could not read (a JSON list).
+FAILED_HINT = "sources_failed"
+
+
+def _named(hint: str | None) -> set[str]:
+    """The source names a list hint holds; none if it is missing or not a list of names."""
+    try:
+        names = json.loads(hint or "[]")
+    except ValueError:
+        return set()
+    return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
 
 
 def _taking_turns(configs: list[SourceConfig], hosts: dict[str, str | None]) -> list[SourceConfig]:
@@ -132,6 +144,7 @@ class Collecting:
         if parsers is not None:  # a burst is delivered whole, after collection: urgent first, over processes
             on_stored = None
         changed: list[str] = []  # a parse by a source read before: what the next run expects
+        failed: list[str] = []
         for module in sorted({m for c in configs for m in c.cls.imports}):
             importlib.import_module(module)
         hosts = {cfg.name: cfg.cls.fetches_from(cfg.options) for cfg in configs}
@@ -153,11 +166,13 @@ class Collecting:
                         items, state = future.result()
                         fresh = self._store_source(cfg, items, state, report)
                     except SourceError as exc:
+                        failed.append(cfg.name)
                         report.source_errors.append(str(exc))
                     except StateError:  # the ledger cannot be written: stop the run, not just this source
                         raise
                     except Exception as exc:  # a broken source plugin must not stop the other sources
                         log.debug("source %s crashed", cfg.name, exc_info=True)
+                        failed.append(cfg.name)
                         report.source_errors.append(f"{cfg.name}: {type(exc).__name__}: {exc}")
                     if on_stored is not None and fresh and futures:  # others still being read
                         on_stored(fresh)
@@ -165,6 +180,7 @@ class Collecting:
             if parsers is not None:
                 parsers.shutdown(cancel_futures=True)
         self.ledger.note_hint(CHANGED_HINT, str(len(changed)))
+        self.ledger.note_hint(FAILED_HINT, json.dumps(sorted(failed)))
 
     def _start_parsers(self, sources: list[str]) -> ProcessPoolExecutor | None:
         """Parser processes for sources to ``offload`` to, or None to parse in this process.
@@ -176,16 +192,19 @@ class Collecting:
         Nor do they pay off in a run where (nearly) every feed answers "not modified", the
         usual cron tick. A run cannot know that before it asks, and cannot fork once its
         fetch threads run, so it counts the parses it expects: every source never read
-        before (nothing to compare with: it will be parsed), and as many of the others as
-        changed in the last run. Below :data:`PARALLEL_PARSES` it parses in this process;
+        before (nothing to compare with: it will be parsed) that the last run did not fail to
+        read, and as many of the others as changed in the last run. Below :data:`PARALLEL_PARSES` it parses in this process;
         the first run of a burst after a quiet spell so parses here, the next one not.
         """
         if len(sources) < PARALLEL_PARSES:  # a run over folders, or one feed: nothing to fork
             return None
         last = self.ledger.hint(CHANGED_HINT)
         if last is not None and last.isdigit():
-            first_reads = len(sources) - len(self.ledger.sources_with_state(sources))
-            if first_reads + int(last) < PARALLEL_PARSES:
+            # A feed that has never answered (a dead link, a host gone) keeps no state; it is
+            # not counted as a parse to come, or two of them would fork processes every tick.
+            failing = _named(self.ledger.hint(FAILED_HINT))
+            unread = set(sources) - self.ledger.sources_with_state(sources) - failing
+            if len(unread) + int(last) < PARALLEL_PARSES:
                 return None
         workers = self.config.parse_workers
         if workers is None:

@@ -238,6 +238,43 @@ def test_parser_processes_start_only_when_several_feeds_are_expected_to_need_par
     assert forks()  # two feeds never read
 
 
+def test_feeds_that_never_answer_do_not_fork_parser_processes_every_tick(
+    h: Harness, feeds: FeedServer, hook: ScriptedServer
+) -> None:
+    """Two feeds that have never been read fail (a dead link, a server error): after the first
+    run they are not expected to be parsed, so the usual tick forks nothing. When one comes
+    back it is read in the run's own process, and then counts as read."""
+    h.settings["parse_workers"] = 2
+    add_feed(h, "hidup", feeds.set("/hidup.xml", rss("a"), etag='"1"'))
+    add_feed(h, "mati", feeds.set("/mati.xml", "gone", status=404))
+    add_feed(h, "rusak", feeds.set("/rusak.xml", rss("x"), status=500))
+    names = ["hidup", "mati", "rusak"]
+
+    def forks() -> bool:
+        pool = h.engine()._start_parsers(names)
+        if pool is not None:
+            pool.shutdown()
+        return pool is not None
+
+    assert forks()  # never read, never tried
+    first = h.run()
+    assert first.new == ["hidup/a"] and sorted(e.split(":")[0] for e in first.source_errors) == ["mati", "rusak"]
+    assert h.ledger.hint("sources_failed") == '["mati", "rusak"]'
+    assert not forks()
+    assert len(h.run().source_errors) == 2 and not forks()  # still failing, still nothing to fork
+    feeds.set("/rusak.xml", rss("y"), etag='"2"')
+    back = h.run()
+    assert back.new == ["rusak/y"] and h.ledger.hint("sources_failed") == '["mati"]'
+    assert not forks() and sorted(posted(hook)) == ["hidup/a", "rusak/y"]
+    h.sources["baru"] = {**h.sources["hidup"], "url": feeds.set("/baru.xml", rss("b"))}
+    h.sources["lain"] = {**h.sources["hidup"], "url": feeds.set("/lain.xml", rss("c"))}
+    names += ["baru", "lain"]
+    assert forks()  # two feeds never tried
+    ledger = h.ledger
+    ledger.note_hint("sources_failed", "not a list")
+    assert forks()  # a hint it cannot read counts nothing out
+
+
 def test_a_hint_is_written_only_when_it_changes(tmp_path: Path) -> None:
     from syndicator.ledger import Ledger
 
