@@ -258,7 +258,8 @@ def test_feeds_that_never_answer_do_not_fork_parser_processes_every_tick(
 
     assert forks()  # never read, never tried
     first = h.run()
-    assert first.new == ["hidup/a"] and sorted(e.split(":")[0] for e in first.source_errors) == ["mati", "rusak"]
+    assert first.new == ["hidup/a"]
+    assert sorted(e.split(":")[0] for e in first.source_errors) == ["mati", "rusak"]
     assert h.ledger.hint("sources_failed") == '["mati", "rusak"]'
     assert not forks()
     assert len(h.run().source_errors) == 2 and not forks()  # still failing, still nothing to fork
