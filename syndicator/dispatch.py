@@ -8,52 +8,34 @@ recorded as success, and an outcome we cannot know is ``unknown``, never retried
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import logging
 import random
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
 import pluggy
 
-from .channel import Channel, ChannelContext
-from .config import ChannelConfig
-from .errors import AuthError, PermanentError, TransientError, UnknownOutcome
+from .channel import ChannelContext
+from .channelqueue import ChannelQueue
+from .errors import AuthError, PermanentError
 from .ledger import Ledger, Pending, StoredRelease
 from .models import Action, Delivery, DeliveryState, Post, Receipt, Release
-from .pacing import Pacer
+from .retry import backoff_delay, classify, effective_idempotency, idempotency_key
+from .runtime import ChannelRuntime, finish_channel, import_channel_modules, notify
 
 log = logging.getLogger(__name__)
 
 #: Delivery threads per run, shared by all channels. Threads mostly wait on the network;
 #: more than this only makes them fight over the interpreter lock.
 MAX_WORKERS = 16
-MAX_BACKOFF = 6 * 3600.0  # a retry waits at most six hours, however many attempts
 RETRYABLE = (DeliveryState.PENDING, DeliveryState.FAILED)
-
-
-def idempotency_key(release_key: str, channel: str, content_hash: str, action: str = "publish") -> str:
-    """Stable for one action on one release version on one channel, across retries and runs."""
-    seed = f"{release_key}\x00{channel}\x00{content_hash}"
-    if action != "publish":  # the first publication keeps the key it always had
-        seed += f"\x00{action}"
-    digest = hashlib.sha256(seed.encode()).hexdigest()
-    return "syn-" + digest[:40]
-
-
-def backoff_delay(attempt: int, base: float, retry_after: float | None, rng: random.Random) -> float:
-    """Exponential backoff with full jitter on the upper half, capped; Retry-After wins if longer."""
-    ceiling = min(MAX_BACKOFF, base * 2.0 ** min(max(0, attempt - 1), 40))
-    delay = ceiling / 2 + rng.random() * ceiling / 2
-    return float(max(delay, retry_after or 0.0))
 
 
 @dataclass(frozen=True)
@@ -78,76 +60,10 @@ class _Unsettled:
     outcome: Outcome
 
 
-@dataclass
-class ChannelRuntime:
-    """A configured channel, its instance, and how to build a context for one call."""
-
-    config: ChannelConfig
-    channel: Channel
-    make_context: Callable[..., ChannelContext]
-    auth_failed: str = ""  # once credentials are refused, stop calling this channel in this run
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    pacer: Pacer | None = None
-    recycle: Callable[[ChannelContext], None] = lambda ctx: None  # done with a context
-
-
-def finish_channel(rt: ChannelRuntime) -> None:
-    """Tell a channel that this run's deliveries to it are done (``Channel.finish``)."""
-    try:
-        rt.channel.finish(rt.make_context())
-    except Exception as exc:  # a broken index must not hide the deliveries already recorded
-        log.error("channel %s: finishing failed: %s", rt.config.name, exc, exc_info=True)
-
-
-class _ChannelQueue:
-    """Due deliveries per channel, handed out in their given order to whichever worker asks,
-    never more than a channel's ``concurrency`` at once: one slow channel does not hold up
-    the others, and no channel is called harder than configured."""
-
-    def __init__(self, tasks: Iterable[tuple[str, str]], limits: dict[str, int]) -> None:
-        self._waiting: dict[str, deque[tuple[int, str]]] = {}
-        for n, (key, channel) in enumerate(tasks):
-            self._waiting.setdefault(channel, deque()).append((n, key))
-        self._limits = {name: max(1, limits.get(name, 1)) for name in self._waiting}
-        self._busy = dict.fromkeys(self._waiting, 0)  # calls in progress
-        self._open = dict.fromkeys(self._waiting, 0)  # taken and not yet recorded
-        self._ready = threading.Condition()
-
-    def useful_workers(self) -> int:
-        return sum(min(self._limits[c], len(q)) for c, q in self._waiting.items())
-
-    def take(self, wait: bool = True) -> tuple[str, str] | None:
-        """The next (release key, channel) whose channel has a free slot; None when all is
-        done, or (``wait=False``) when none is free right now."""
-        with self._ready:
-            while True:
-                best: str | None = None
-                for channel, queue in self._waiting.items():
-                    free = queue and self._busy[channel] < self._limits[channel]
-                    if free and (best is None or queue[0][0] < self._waiting[best][0][0]):
-                        best = channel
-                if best is not None:
-                    self._busy[best] += 1
-                    self._open[best] += 1
-                    return self._waiting[best].popleft()[1], best
-                if not wait or not any(self._waiting.values()):
-                    return None
-                self._ready.wait()
-
-    def release(self, channel: str) -> None:
-        """The call is over: free the channel's slot for the next one."""
-        with self._ready:
-            self._busy[channel] -= 1
-            self._ready.notify_all()
-
-    def settled(self, channel: str) -> bool:
-        """One of the channel's deliveries is recorded; True once it has nothing left in this run."""
-        with self._ready:
-            self._open[channel] -= 1
-            return not self._waiting[channel] and not self._open[channel]
-
-
 class Dispatcher:
+    """Delivers (release key, channel) pairs for one run: each through ``start_delivery``,
+    many side by side (``run``), every step recorded in the ledger before it is reported."""
+
     def __init__(
         self,
         ledger: Ledger,
@@ -183,7 +99,7 @@ class Dispatcher:
         ``concurrency`` calls at a time, all channels sharing one pool of worker threads."""
         tasks = list(tasks)
         self._uses.update(key for key, _ in tasks)
-        queue = _ChannelQueue(tasks, {name: rt.config.concurrency for name, rt in self.runtimes.items()})
+        queue = ChannelQueue(tasks, {name: rt.config.concurrency for name, rt in self.runtimes.items()})
         outcomes: list[Outcome] = []
 
         def settle(key: str, name: str, report: Callable[[], Outcome]) -> None:
@@ -483,66 +399,3 @@ class Dispatcher:
 
     def _record(self, delivery: Delivery, event: str) -> None:
         notify(self.pm, delivery, event)
-
-
-def import_channel_modules(runtimes: Iterable[ChannelRuntime]) -> None:
-    """Import what the channels' calls need (``Channel.imports``) here, once: threads importing
-    a module side by side can see it half-initialised, and helper processes forked after
-    this share the imported modules instead of each importing them again."""
-    for module in sorted({m for rt in runtimes for m in rt.channel.imports}):
-        importlib.import_module(module)
-
-
-def notify(pm: pluggy.PluginManager, delivery: Delivery, event: str) -> None:
-    """Tell ``delivery_recorded`` observers; an observer must never change an outcome."""
-    try:
-        pm.hook.delivery_recorded(delivery=delivery, event=event)
-    except Exception as exc:
-        log.error("a delivery_recorded hook failed: %s", exc, exc_info=True)
-
-
-def effective_idempotency(channel: Channel, action: Action) -> str:
-    """Editing a post or deleting it is safe to repeat whatever the platform offers."""
-    if action is Action.UPDATE or (action is Action.RETRACT and channel.capabilities.delete):
-        return "key"
-    return channel.idempotency
-
-
-def classify(exc: BaseException, idempotency: str) -> tuple[DeliveryState, float | None, str]:
-    """Map an exception from ``publish`` to the next state, a Retry-After, and a message.
-
-    Timeouts and unexpected errors may have reached the platform; only a channel whose
-    publish is idempotent by key may retry them. The others become ``unknown``.
-    """
-    import requests  # already loaded by any HTTP channel; kept out of start-up
-
-    message = str(exc) or type(exc).__name__
-    if isinstance(exc, AuthError):
-        return DeliveryState.DEAD, None, f"credentials refused: {message}"
-    if isinstance(exc, PermanentError):
-        return DeliveryState.DEAD, None, message
-    if isinstance(exc, TransientError):
-        return DeliveryState.FAILED, exc.retry_after, message
-    may_have_landed = isinstance(exc, UnknownOutcome) or not _surely_unsent(exc)
-    if may_have_landed and idempotency != "key":
-        what = "timed out" if isinstance(exc, requests.ReadTimeout) else f"{type(exc).__name__}: {message}"
-        return DeliveryState.UNKNOWN, None, f"outcome unknown ({what}); not retried blindly"
-    return DeliveryState.FAILED, None, f"{type(exc).__name__}: {message}"
-
-
-def _surely_unsent(exc: BaseException) -> bool:
-    """True only for errors raised before a byte of the request left: no connection was made.
-
-    A reset or an aborted connection after sending is not one of them: the platform may
-    have read the request, so for a channel without idempotency it is an unknown outcome.
-    """
-    import requests
-    from urllib3.exceptions import NewConnectionError
-
-    if isinstance(
-        exc, requests.ConnectTimeout | requests.exceptions.SSLError | requests.exceptions.ProxyError
-    ):
-        return True
-    if isinstance(exc, requests.ConnectionError) and exc.args:
-        return isinstance(getattr(exc.args[0], "reason", None), NewConnectionError)
-    return False

@@ -15,29 +15,19 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import pluggy
 
-from .channel import ChannelContext
 from .collect import Collecting
 from .config import ChannelConfig, Config
-from .dispatch import (
-    ChannelRuntime,
-    Dispatcher,
-    Outcome,
-    finish_channel,
-    import_channel_modules,
-    notify,
-)
+from .dispatch import Dispatcher, Outcome
 from .errors import SyndicatorError
 from .fanout import can_fork, split_by_channel, start_helpers, usable_cpus
 from .headstart import HeadStart
-from .http import made_once
 from .ledger import Ledger, utcnow
 from .models import NEEDS_OPERATOR, Action, DeliveryState, Receipt
-from .pacing import Pacer, parse_rate
 from .planning import Planning
+from .runtime import ChannelRuntime, finish_channel, import_channel_modules, make_runtime, notify
 
 log = logging.getLogger(__name__)
 
@@ -111,51 +101,8 @@ class Engine(Collecting, Planning):
 
     def runtime(self, name: str) -> ChannelRuntime:
         if name not in self._runtimes:
-            self._runtimes[name] = self._make_runtime(self.config.channels[name])
+            self._runtimes[name] = make_runtime(self.config.channels[name], self.config)
         return self._runtimes[name]
-
-    def _make_runtime(self, cfg: ChannelConfig) -> ChannelRuntime:
-        from .http import make_session
-
-        # requests.Session is not thread-safe: each call borrows one, and gives it back
-        # afterwards with its open connections, so a channel keeps at most `concurrency`.
-        idle: list[Any] = []
-        lock = threading.Lock()
-
-        def session() -> Any:
-            with lock:
-                if idle:
-                    return idle.pop()
-            return make_session(timeout=cfg.timeout, user_agent=self.config.user_agent, pool_size=1)
-
-        def recycle(ctx: ChannelContext) -> None:
-            if ctx._session is not None:
-                with lock:
-                    idle.append(ctx._session)
-                ctx._session = None
-
-        def new_pool() -> Any:
-            from .http import Pool
-
-            return Pool(timeout=cfg.timeout, user_agent=self.config.user_agent, maxsize=cfg.concurrency)
-
-        pool = made_once(new_pool)
-        logger = logging.getLogger(f"syndicator.channel.{cfg.name}")
-
-        def make_context(**overrides: Any) -> ChannelContext:
-            return ChannelContext(
-                name=cfg.name,
-                options=cfg.options,
-                base_dir=self.config.base_dir,
-                logger=logger,
-                timezone=str(self.config.timezone),
-                _session_factory=session,
-                _pool_factory=pool,  # one per channel, shared by its calls
-                **overrides,
-            )
-
-        pacer = Pacer(parse_rate(cfg.rate)) if cfg.rate else None
-        return ChannelRuntime(cfg, cfg.cls(), make_context, pacer=pacer, recycle=recycle)
 
     def channels(self, only: Iterable[str] | None = None) -> list[ChannelConfig]:
         wanted = set(only) if only else None

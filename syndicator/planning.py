@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from .approval import gate
 from .config import ChannelConfig, Config
-from .dispatch import ChannelRuntime, effective_idempotency, idempotency_key, notify
 from .ledger import GateRow, Ledger
 from .models import Action, DeliveryState
+from .retry import effective_idempotency, idempotency_key
+from .runtime import ChannelRuntime, notify
 
 if TYPE_CHECKING:
     import pluggy

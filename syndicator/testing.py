@@ -864,7 +864,7 @@ class ChannelContract:
 
     def idempotency_key_for(self, release: Release) -> str:
         """The key the core would give ``release`` on this channel."""
-        from .dispatch import idempotency_key
+        from .retry import idempotency_key
 
         return idempotency_key(release.key, self.channel_name, release.content_hash)
 
@@ -1144,7 +1144,7 @@ class ChannelContract:
             )
 
     def _expect_error(self, attempt: _Attempt, expected: type[ChannelError]) -> None:
-        from .dispatch import classify
+        from .retry import classify
 
         cls = self._cls()
         error = attempt.error

@@ -12,11 +12,11 @@ from enginekit import Harness, write_file
 
 from syndicator import hookimpl
 from syndicator.channel import Channel, ChannelContext
-from syndicator.dispatch import MAX_BACKOFF, backoff_delay, idempotency_key
 from syndicator.engine import RunReport
 from syndicator.errors import AuthError, TransientError
 from syndicator.models import Delivery, DeliveryState, Post, Receipt, Release
 from syndicator.options import Option
+from syndicator.retry import MAX_BACKOFF, backoff_delay, idempotency_key
 from syndicator.testing import Reply, ScriptedServer
 
 MakeHarness = Callable[..., Harness]
@@ -498,9 +498,9 @@ def test_channels_share_the_delivery_threads_each_within_its_own_concurrency(h: 
 
 def test_the_channel_queue_hands_out_in_order_within_limits_and_says_when_a_channel_is_done() -> None:
     """A slot is free once a call is over; a channel is done once all its outcomes are recorded."""
-    from syndicator.dispatch import _ChannelQueue
+    from syndicator.channelqueue import ChannelQueue
 
-    queue = _ChannelQueue([("a", "x"), ("b", "y"), ("c", "x"), ("d", "x")], {"x": 2, "y": 1})
+    queue = ChannelQueue([("a", "x"), ("b", "y"), ("c", "x"), ("d", "x")], {"x": 2, "y": 1})
     assert queue.useful_workers() == 3
     assert [queue.take(), queue.take(), queue.take()] == [("a", "x"), ("b", "y"), ("c", "x")]
     queue.release("y")

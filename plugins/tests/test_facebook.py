@@ -15,11 +15,11 @@ import pytest
 from syndicator_channels.facebook import FacebookChannel, usage_delay
 from test_social import SECRET_ENV, make_ctx, parse_multipart, png, two_image_release
 
-from syndicator.dispatch import classify
 from syndicator.errors import AuthError, ChannelError, PermanentError, TransientError, UnknownOutcome
 from syndicator.http import make_session
 from syndicator.models import DeliveryState, Media, Receipt
 from syndicator.options import resolve_options
+from syndicator.retry import classify
 from syndicator.testing import ChannelContract, Recorded, Reply, ScriptedServer, make_release
 
 pytest_plugins = ["syndicator.testing"]

@@ -26,11 +26,11 @@ from test_social import SECRET_ENV, make_ctx, parse_multipart, png, strip_number
 
 from syndicator import hookspecs
 from syndicator.channel import Channel, Limits
-from syndicator.dispatch import classify
 from syndicator.errors import AuthError, ChannelError, PermanentError, TransientError, UnknownOutcome
 from syndicator.http import make_session
 from syndicator.models import DeliveryState, Media, Receipt
 from syndicator.render import count
+from syndicator.retry import classify
 from syndicator.testing import ChannelContract, Recorded, Reply, ScriptedServer, make_release
 
 pytest_plugins = ["syndicator.testing"]

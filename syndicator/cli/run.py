@@ -232,9 +232,9 @@ def preview(app: App, release: str, channels: tuple[str, ...]) -> None:
 
 
 def _preview(engine: object, stored: object, only: Iterable[str]) -> None:
-    from ..dispatch import idempotency_key
     from ..engine import Engine
     from ..ledger import StoredRelease
+    from ..retry import idempotency_key
     from ..status import release_status
 
     assert isinstance(engine, Engine) and isinstance(stored, StoredRelease)
