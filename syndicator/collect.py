@@ -14,12 +14,13 @@ import itertools
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .approval import Hold, PinnedApproval, pin
 from .config import Config, SourceConfig
@@ -39,16 +40,38 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+SourceRead = tuple[list[Release | SourceError], SourceStateBuffer]  # what reading one source gave
+
 #: Sources read at once, across every host: enough to hide feed latency.
 FETCH_CONCURRENCY = 16
 #: Requests at once to any one host: few enough to be polite to its server.
 FETCH_PER_HOST = 8
 #: Parser processes pay off when a run parses at least this many feeds.
 PARALLEL_PARSES = 2
+#: A burst (a run with parser processes) waits this long, in seconds, for all its sources
+#: before what is stored starts going out (a head start). A quick burst is delivered whole,
+#: urgent first across every source and over processes; a slow feed holds the others up
+#: this long, not up to its timeout.
+BURST_PATIENCE = 3.0
 #: The ledger hint that carries how many feeds read before changed in the last run.
 CHANGED_HINT = "feeds_changed"
 #: The ledger hint that names the sources the last run could not read (a JSON list).
 FAILED_HINT = "sources_failed"
+
+
+def _completed(futures: Iterable[Future[T]], wake_at: float | None) -> Iterator[Future[T] | None]:
+    """Each of ``futures`` as it completes (as ``as_completed`` gives them), and None once at
+    ``wake_at`` (a ``time.monotonic`` time) if some are still running then."""
+    running = set(futures)
+    while running:
+        timeout = None if wake_at is None else max(0.0, wake_at - time.monotonic())
+        done, running = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+        yield from done
+        if wake_at is not None and time.monotonic() >= wake_at:
+            wake_at = None
+            if running:
+                yield None
 
 
 def _named(hint: str | None) -> set[str]:
@@ -131,8 +154,9 @@ class Collecting:
         Sources are read side by side (feeds spend most of their time waiting on the
         network); what they yield is approved and stored here, one source at a time.
         ``on_stored`` is given the keys of a source's new and changed releases once they are
-        stored, while other sources are still being read (see ``syndicator.headstart``), in
-        a run that parses in this process (few feeds changed, the usual tick).
+        stored, while other sources are still being read (see ``syndicator.headstart``): at
+        once in the usual tick; in a burst (a run with parser processes) only once it has
+        waited :data:`BURST_PATIENCE` for its sources, then all it holds so far in one call.
         """
         wanted = set(only) if only else None
         configs = [
@@ -141,8 +165,6 @@ class Collecting:
         if not configs:
             return
         parsers = self._start_parsers([c.name for c in configs if c.cls.offloads])
-        if parsers is not None:  # a burst is delivered whole, after collection: urgent first, over processes
-            on_stored = None
         changed: list[str] = []  # a parse by a source read before: what the next run expects
         failed: list[str] = []
         for module in sorted({m for c in configs for m in c.cls.imports}):
@@ -159,28 +181,45 @@ class Collecting:
                     ): cfg
                     for cfg in _taking_turns(configs, hosts)
                 }
-                for future in as_completed(futures):
+                # A burst waits a little for all its sources before anything goes out.
+                wait_until = time.monotonic() + BURST_PATIENCE if parsers is not None else None
+                held: list[str] = []
+                for future in _completed(futures, wait_until):
+                    if future is None:  # waited long enough: what is stored goes out now
+                        wait_until = None
+                        if on_stored is not None and held:
+                            on_stored(held)
+                        continue
                     cfg = futures.pop(future)  # a source's releases are let go once stored
-                    fresh: list[str] = []
-                    try:
-                        items, state = future.result()
-                        fresh = self._store_source(cfg, items, state, report)
-                    except SourceError as exc:
-                        failed.append(cfg.name)
-                        report.source_errors.append(str(exc))
-                    except StateError:  # the ledger cannot be written: stop the run, not just this source
-                        raise
-                    except Exception as exc:  # a broken source plugin must not stop the other sources
-                        log.debug("source %s crashed", cfg.name, exc_info=True)
-                        failed.append(cfg.name)
-                        report.source_errors.append(f"{cfg.name}: {type(exc).__name__}: {exc}")
+                    fresh = self._store_result(cfg, future, report, failed)
                     if on_stored is not None and fresh and futures:  # others still being read
-                        on_stored(fresh)
+                        if wait_until is None:
+                            on_stored(fresh)
+                        else:
+                            held += fresh
         finally:
             if parsers is not None:
                 parsers.shutdown(cancel_futures=True)
         self.ledger.note_hint(CHANGED_HINT, str(len(changed)))
         self.ledger.note_hint(FAILED_HINT, json.dumps(sorted(failed)))
+
+    def _store_result(
+        self, cfg: SourceConfig, future: Future[SourceRead], report: RunReport, failed: list[str]
+    ) -> list[str]:
+        """Store what reading ``cfg`` gave; a source that failed is reported (and named in
+        ``failed``), not raised: the other sources carry on. Returns the fresh keys."""
+        try:
+            items, state = future.result()
+            return self._store_source(cfg, items, state, report)
+        except SourceError as exc:
+            report.source_errors.append(str(exc))
+        except StateError:  # the ledger cannot be written: stop the run, not just this source
+            raise
+        except Exception as exc:  # a broken source plugin must not stop the other sources
+            log.debug("source %s crashed", cfg.name, exc_info=True)
+            report.source_errors.append(f"{cfg.name}: {type(exc).__name__}: {exc}")
+        failed.append(cfg.name)
+        return []
 
     def _start_parsers(self, sources: list[str]) -> ProcessPoolExecutor | None:
         """Parser processes for sources to ``offload`` to, or None to parse in this process.
@@ -231,7 +270,7 @@ class Collecting:
         changed: list[str],
         parsers: ProcessPoolExecutor | None = None,
         slot: threading.BoundedSemaphore | None = None,
-    ) -> tuple[list[Release | SourceError], SourceStateBuffer]:
+    ) -> SourceRead:
         state = SourceStateBuffer(self.ledger, cfg.name)
         ctx = self.source_context(cfg, state)
         counted = cfg.cls.offloads and state.get_all()  # a folder's index is not copied for nothing

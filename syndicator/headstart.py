@@ -11,11 +11,14 @@ everything still due: nothing of ours is running when that stage forks helper pr
 A channel's ``finish`` is still called once per run, at the end (its deliveries in a head
 start do not call it).
 
-Only the usual tick gets a head start: one that parses in its own process, few feeds having
-changed, and only for a few deliveries (:data:`HEADSTART_LIMIT` per run). A burst (a run
-with parser processes) is left whole to the delivery stage, which orders it urgent first
-across every source and spreads it over processes; so is a run that finds a call of an
-earlier run undecided, since ``reconcile`` settles that before anything is sent.
+A head start covers a few deliveries (:data:`HEADSTART_LIMIT` per run). The usual tick (one
+that parses in its own process, few feeds having changed) gets it as each source is read. A
+burst (a run with parser processes) gets it only once it has waited a few seconds for its
+sources (``collect.BURST_PATIENCE``), for everything stored by then: a quick burst is left
+whole to the delivery stage, which orders it urgent first across every source and spreads
+it over processes, while a slow feed still cannot hold the rest up to its timeout. A run
+that finds a call of an earlier run undecided gets none, since ``reconcile`` settles that
+before anything is sent.
 """
 
 from __future__ import annotations

@@ -475,11 +475,12 @@ def test_a_dry_run_starts_nothing_while_sources_are_read(
     assert sorted(o.state for o in report.outcomes) == ["would-publish", "would-publish"]
 
 
-def test_a_run_with_parser_processes_delivers_after_collection(
+def test_a_quick_burst_is_delivered_after_collection(
     h: Harness, feeds: FeedServer, hook: ScriptedServer
 ) -> None:
-    """Parser processes mean a burst is expected (several feeds to parse): it is delivered
-    whole once every source has been read, urgent first across all of them."""
+    """Parser processes mean a burst is expected (several feeds to parse): read within
+    ``BURST_PATIENCE`` (3 s; the slow feed takes 1 s), it is delivered whole once every
+    source has been read, urgent first across all of them."""
     h.settings["parse_workers"] = 2
     delivered = hold_until_posted(hook, 1)
     add_feed(h, "fast", feeds.set("/fast.xml", rss("cepat"), etag='"f1"'))
@@ -489,6 +490,30 @@ def test_a_run_with_parser_processes_delivers_after_collection(
 
     assert feeds.released == [("/slow.xml", False)]
     assert sorted(posted(hook)) == ["fast/cepat", "slow/lambat"] and report.count("sent") == 2
+
+
+def test_a_burst_with_a_feed_slower_than_its_patience_gets_a_head_start(
+    h: Harness, feeds: FeedServer, hook: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three feeds answer at once, one hangs (until the three releases are delivered, or 20
+    s): past the burst's patience, what is stored goes out, and the slow feed is released by
+    those deliveries. Each release goes out once."""
+    monkeypatch.setattr("syndicator.collect.BURST_PATIENCE", 0.3)
+    h.settings["parse_workers"] = 2
+    delivered = hold_until_posted(hook, 3)
+    for name in ("satu", "dua", "tiga"):
+        add_feed(h, name, feeds.set(f"/{name}.xml", rss(f"{name}-a"), etag='"1"'))
+    add_feed(h, "slow", feeds.set("/slow.xml", rss("lambat"), etag='"s1"', hold=delivered, delay=20))
+    h.sources["slow"]["timeout"] = 30.0
+    parsers = h.engine()._start_parsers(list(h.sources))
+    assert parsers is not None  # a burst: four feeds never read
+    parsers.shutdown()
+
+    report = h.run()
+
+    assert feeds.released == [("/slow.xml", True)]
+    assert sorted(posted(hook)[:3]) == ["dua/dua-a", "satu/satu-a", "tiga/tiga-a"]
+    assert posted(hook)[3:] == ["slow/lambat"] and report.count("sent") == 4
 
 
 def test_a_burst_gets_a_limited_head_start_and_the_rest_goes_out_after_collection(
