@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .deliveries import DeliveryRecords
+from .events import Event, EventRecords
 from .releases import GateRow, ReleaseRecords, StoredRelease, Summary
+from .schema import SCHEMA_VERSION
 from .sourcestate import SourceState, SourceStateBuffer
-from .store import IN_KEYS, SCHEMA_VERSION, Event, LedgerError, Pending, _key_list, utcnow
+from .store import IN_KEYS, LedgerError, Pending, _key_list, utcnow
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -33,7 +35,7 @@ __all__ = [
 ]
 
 
-class Ledger(ReleaseRecords, DeliveryRecords):
+class Ledger(ReleaseRecords, DeliveryRecords, EventRecords):
     """The SQLite ledger. Open with :meth:`open`; use as a context manager to close it."""
 
     def source_state(self, source: str) -> SourceState:

@@ -1,12 +1,10 @@
-"""The ledger: everything the engine knows, in one SQLite file.
+"""The ledger's file and connection: opening (and upgrading) it, transactions and group
+commits, the hints a run leaves for the next, and writing the event log.
 
-Releases (with the approval pinned to a content hash), deliveries (one row per release and
-channel, the state machine of DESIGN.md) and an append-only event log that triggers keep
-from ever being edited: the audit trail. WAL with ``synchronous=FULL``: a committed
-``in_flight`` survives a power cut, which is what makes a crash mid-call detectable.
-
-One connection, shared by the dispatcher's threads behind a lock; every write is its own
-short transaction, so a crash loses at most the call in flight, never a recorded outcome.
+WAL with ``synchronous=FULL``: a committed ``in_flight`` survives a power cut, which is what
+makes a crash mid-call detectable. One connection, shared by the dispatcher's threads behind
+a lock; every write is its own short transaction (or joins a group commit), so a crash loses
+at most the call in flight, never a recorded outcome.
 """
 
 from __future__ import annotations
@@ -16,94 +14,12 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, Self, TypeVar
 
 from ..errors import StateError
-
-SCHEMA_VERSION = 3
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS releases (
-    key TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    release_id TEXT NOT NULL,
-    title TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    data BLOB NOT NULL,
-    tags TEXT NOT NULL DEFAULT '[]',
-    priority TEXT NOT NULL DEFAULT 'normal',
-    published TEXT,
-    publish_at TEXT,
-    first_seen TEXT NOT NULL,
-    changed_at TEXT NOT NULL,
-    approved_by TEXT,
-    approved_at TEXT,
-    approved_hash TEXT,
-    approval_origin TEXT,
-    approval_identity TEXT,
-    hold_reason TEXT,
-    due_since TEXT,
-    retracted_at TEXT,
-    retracted_by TEXT,
-    retracted_reason TEXT,
-    planned INTEGER  -- 1: planned for every channel it routes to, under meta's plan (0 bytes on disk)
-);
-CREATE INDEX IF NOT EXISTS releases_source ON releases (source);
--- A release's text (summary and body), apart from its row so that it can be let go once
--- every channel has the release (``keep_text``); the row keeps the content hash.
-CREATE TABLE IF NOT EXISTS release_text (key TEXT PRIMARY KEY, data BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS deliveries (
-    release_key TEXT NOT NULL REFERENCES releases (key),
-    channel TEXT NOT NULL,
-    state TEXT NOT NULL,
-    action TEXT NOT NULL DEFAULT 'publish',
-    content_hash TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at TEXT,
-    receipt TEXT,
-    last_error TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    sent_at TEXT,
-    PRIMARY KEY (release_key, channel)
-);
-CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    release_key TEXT,
-    channel TEXT,
-    actor TEXT NOT NULL,
-    event TEXT NOT NULL,
-    state TEXT,
-    content_hash TEXT,
-    payload_hash TEXT,
-    attempt INTEGER,
-    remote_id TEXT,
-    url TEXT,
-    detail TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS events_release ON events (release_key);
--- Only calls are counted by time (daily quotas); the rest of the log is read by release or in order.
-CREATE INDEX IF NOT EXISTS events_calls ON events (channel, at) WHERE event = 'in_flight';
-CREATE TABLE IF NOT EXISTS alerts (
-    problem TEXT PRIMARY KEY, first_seen TEXT NOT NULL, sent_at TEXT, cleared_at TEXT, summary TEXT NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
-BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
-BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
-CREATE TABLE IF NOT EXISTS channels (
-    name TEXT PRIMARY KEY, type TEXT NOT NULL, first_seen TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS source_state (
-    source TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (source, key)
-);
-"""
+from .schema import SCHEMA, SCHEMA_VERSION
 
 
 def utcnow() -> datetime:
@@ -134,56 +50,6 @@ def _iso(value: datetime | None) -> str | None:
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
-
-
-@dataclass(frozen=True)
-class Event:
-    id: int
-    at: datetime
-    release_key: str | None
-    channel: str | None
-    actor: str
-    event: str
-    state: str | None
-    content_hash: str | None
-    payload_hash: str | None
-    detail: str
-    attempt: int | None = None
-    remote_id: str | None = None
-    url: str | None = None
-
-    FIELDS = (
-        "id",
-        "at",
-        "release",
-        "channel",
-        "actor",
-        "event",
-        "state",
-        "attempt",
-        "remote_id",
-        "url",
-        "content_hash",
-        "payload_hash",
-        "detail",
-    )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "at": self.at.isoformat(),
-            "release": self.release_key,
-            "channel": self.channel,
-            "actor": self.actor,
-            "event": self.event,
-            "state": self.state,
-            "attempt": self.attempt,
-            "remote_id": self.remote_id,
-            "url": self.url,
-            "content_hash": self.content_hash,
-            "payload_hash": self.payload_hash,
-            "detail": self.detail,
-        }
 
 
 T = TypeVar("T")
@@ -218,7 +84,7 @@ class LedgerError(StateError):
 
 
 class Store:
-    """The connection, its lock, transactions and the append-only event log."""
+    """The connection, its lock, transactions (group commits) and writing the event log."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
@@ -242,7 +108,7 @@ class Store:
             if version == 0:  # a new file: space freed by let-go text is given back on close
                 conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
+            conn.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{path}: cannot open the state file: {exc}") from exc
         except OSError as exc:
@@ -466,76 +332,6 @@ class Store:
     def add_event(self, event: str, now: datetime, **fields: Any) -> None:
         with self.transaction() as conn:
             self._event(conn, now, event, **fields)
-
-    def events(
-        self,
-        *,
-        release_key: str | None = None,
-        limit: int | None = 200,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[Event]:
-        """Events oldest first: the last ``limit`` of them, or all in [since, until)."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        for clause, value in (
-            ("release_key = ?", release_key),
-            ("at >= ?", _iso(since)),
-            ("at < ?", _iso(until)),
-        ):
-            if value is not None:
-                clauses.append(clause)
-                params.append(value)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        tail = " LIMIT ?" if limit else ""
-        rows = self._query(
-            f"SELECT * FROM events{where} ORDER BY id DESC{tail}", [*params, *([limit] if limit else [])]
-        )
-        return [
-            Event(
-                r["id"],
-                _dt(r["at"]) or utcnow(),
-                r["release_key"],
-                r["channel"],
-                r["actor"],
-                r["event"],
-                r["state"],
-                r["content_hash"],
-                r["payload_hash"],
-                r["detail"],
-                r["attempt"],
-                r["remote_id"],
-                r["url"],
-            )
-            for r in reversed(rows)
-        ]
-
-    def open_alerts(self, current: list[tuple[str, str]], now: datetime) -> set[str]:
-        """Record the problems that exist now; clear the ones that went away. Returns the
-        problems not yet alerted (new ones, recurring ones, and ones whose alert failed)."""
-        keys = {k for k, _ in current}
-        with self.transaction() as conn:
-            for row in conn.execute("SELECT problem FROM alerts WHERE cleared_at IS NULL").fetchall():
-                if row[0] not in keys:
-                    conn.execute("UPDATE alerts SET cleared_at = ? WHERE problem = ?", (_iso(now), row[0]))
-            for key, summary in current:
-                conn.execute(
-                    "INSERT INTO alerts (problem, first_seen, summary) VALUES (?,?,?) ON CONFLICT (problem) DO"
-                    " UPDATE SET summary = excluded.summary, sent_at = CASE WHEN cleared_at IS NULL THEN sent_at END,"
-                    " first_seen = CASE WHEN cleared_at IS NULL THEN first_seen ELSE excluded.first_seen END,"
-                    " cleared_at = NULL",
-                    (key, _iso(now), summary),
-                )
-            rows = conn.execute(
-                "SELECT problem FROM alerts WHERE cleared_at IS NULL AND sent_at IS NULL"
-            ).fetchall()
-        return {r[0] for r in rows} & keys
-
-    def mark_alerts_sent(self, keys: Iterable[str], now: datetime) -> None:
-        with self.transaction() as conn:
-            for key in keys:
-                conn.execute("UPDATE alerts SET sent_at = ? WHERE problem = ?", (_iso(now), key))
-                self._event(conn, now, "alerted", detail=key)
 
     def integrity(self) -> str:
         """SQLite's quick check: "ok", or what is wrong with the file."""

@@ -1,0 +1,136 @@
+"""The event log, read back: the audit trail (``syndicator log``, the monthly report) and
+the alerts raised about problems that need an operator. Events are written by the
+transitions themselves (``Store._event``), in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .store import Store, _dt, _iso, utcnow
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    at: datetime
+    release_key: str | None
+    channel: str | None
+    actor: str
+    event: str
+    state: str | None
+    content_hash: str | None
+    payload_hash: str | None
+    detail: str
+    attempt: int | None = None
+    remote_id: str | None = None
+    url: str | None = None
+
+    FIELDS = (
+        "id",
+        "at",
+        "release",
+        "channel",
+        "actor",
+        "event",
+        "state",
+        "attempt",
+        "remote_id",
+        "url",
+        "content_hash",
+        "payload_hash",
+        "detail",
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "release": self.release_key,
+            "channel": self.channel,
+            "actor": self.actor,
+            "event": self.event,
+            "state": self.state,
+            "attempt": self.attempt,
+            "remote_id": self.remote_id,
+            "url": self.url,
+            "content_hash": self.content_hash,
+            "payload_hash": self.payload_hash,
+            "detail": self.detail,
+        }
+
+
+class EventRecords(Store):
+    """Reading the append-only event log; keeping the alerts."""
+
+    def events(
+        self,
+        *,
+        release_key: str | None = None,
+        limit: int | None = 200,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[Event]:
+        """Events oldest first: the last ``limit`` of them, or all in [since, until)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for clause, value in (
+            ("release_key = ?", release_key),
+            ("at >= ?", _iso(since)),
+            ("at < ?", _iso(until)),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        tail = " LIMIT ?" if limit else ""
+        rows = self._query(
+            f"SELECT * FROM events{where} ORDER BY id DESC{tail}", [*params, *([limit] if limit else [])]
+        )
+        return [
+            Event(
+                r["id"],
+                _dt(r["at"]) or utcnow(),
+                r["release_key"],
+                r["channel"],
+                r["actor"],
+                r["event"],
+                r["state"],
+                r["content_hash"],
+                r["payload_hash"],
+                r["detail"],
+                r["attempt"],
+                r["remote_id"],
+                r["url"],
+            )
+            for r in reversed(rows)
+        ]
+
+    def open_alerts(self, current: list[tuple[str, str]], now: datetime) -> set[str]:
+        """Record the problems that exist now; clear the ones that went away. Returns the
+        problems not yet alerted (new ones, recurring ones, and ones whose alert failed)."""
+        keys = {k for k, _ in current}
+        with self.transaction() as conn:
+            for row in conn.execute("SELECT problem FROM alerts WHERE cleared_at IS NULL").fetchall():
+                if row[0] not in keys:
+                    conn.execute("UPDATE alerts SET cleared_at = ? WHERE problem = ?", (_iso(now), row[0]))
+            for key, summary in current:
+                conn.execute(
+                    "INSERT INTO alerts (problem, first_seen, summary) VALUES (?,?,?) ON CONFLICT (problem) DO"
+                    " UPDATE SET summary = excluded.summary, sent_at = CASE WHEN cleared_at IS NULL THEN sent_at END,"
+                    " first_seen = CASE WHEN cleared_at IS NULL THEN first_seen ELSE excluded.first_seen END,"
+                    " cleared_at = NULL",
+                    (key, _iso(now), summary),
+                )
+            rows = conn.execute(
+                "SELECT problem FROM alerts WHERE cleared_at IS NULL AND sent_at IS NULL"
+            ).fetchall()
+        return {r[0] for r in rows} & keys
+
+    def mark_alerts_sent(self, keys: Iterable[str], now: datetime) -> None:
+        with self.transaction() as conn:
+            for key in keys:
+                conn.execute("UPDATE alerts SET sent_at = ? WHERE problem = ?", (_iso(now), key))
+                self._event(conn, now, "alerted", detail=key)
