@@ -67,7 +67,8 @@ def _completed(futures: Iterable[Future[T]], wake_at: float | None) -> Iterator[
     while running:
         timeout = None if wake_at is None else max(0.0, wake_at - time.monotonic())
         done, running = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
-        yield from done
+        while done:  # popped, not iterated: a stored source's releases are not kept alive here
+            yield done.pop()
         if wake_at is not None and time.monotonic() >= wake_at:
             wake_at = None
             if running:
