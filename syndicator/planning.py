@@ -53,11 +53,15 @@ class Planning:
         """Find due releases and create a pending delivery per routed channel.
 
         A release planned before, under the same channels, for the content still approved
-        is not gated again (see ``plan_fingerprint``): an idle tick gates nothing.
+        is not gated again (see ``plan_fingerprint``): an idle tick gates nothing. The marks
+        always mean "planned for every enabled channel": a run for some of them (``run
+        --channel``) plans for those and leaves the marks as they were.
         """
         now = self.now()
         zone = f" ({self.config.timezone})"
-        self.ledger.plan_under(plan_fingerprint(channels))
+        everyone = [c for c in self.config.channels.values() if c.enabled]
+        whole = {c.name for c in channels} >= {c.name for c in everyone}
+        self.ledger.plan_under(plan_fingerprint(everyone))
         due: list[GateRow] = []
         for row in self.ledger.gate_rows(skip_planned=True):
             verdict = gate(
@@ -112,8 +116,8 @@ class Planning:
             notify(self.pm, delivery, "planned")
         for delivery in self.ledger.replan(changes, now, detail="approved again with new content"):
             notify(self.pm, delivery, "replanned")
-        # Every routed channel of these releases now has its delivery, or never will.
-        self.ledger.mark_planned((r.key, r.content_hash) for r in due)
+        if whole:  # every routed channel of these releases now has its delivery, or never will
+            self.ledger.mark_planned((r.key, r.content_hash) for r in due)
 
     def _routed(
         self,

@@ -400,6 +400,28 @@ def test_changing_the_channels_gates_every_release_once_more(h: Harness) -> None
     assert h.ledger.gate_rows(skip_planned=True) == []
 
 
+def test_a_run_for_some_channels_keeps_the_plan_marks_and_leaves_the_rest_to_the_next_run(
+    h: Harness,
+) -> None:
+    """``run --channel`` neither makes the next full run gate the whole archive again nor
+    marks a release planned that the other channels have not had yet."""
+    h.channels["archive"] = {"type": "recorder"}
+    h.write("old.md", id="old", title="Sudah terbit")
+    h.run()
+    assert h.ledger.gate_rows(skip_planned=True) == []
+
+    h.write("new.md", id="new", title="Baru")
+    h.clock.advance(minutes=5)
+    only_rec = h.run(channels=["rec"])
+    assert [o.channel for o in only_rec.outcomes] == ["rec"]
+    assert [row.key for row in h.ledger.gate_rows(skip_planned=True)] == ["news/new"]  # old: still planned
+
+    h.clock.advance(minutes=5)
+    assert [(o.release_key, o.channel) for o in h.run().outcomes] == [("news/new", "archive")]
+    assert h.ledger.gate_rows(skip_planned=True) == []
+    assert h.journal.sent_keys("archive") == ["news/old", "news/new"]
+
+
 # -- observers --------------------------------------------------------------------------------------
 
 
