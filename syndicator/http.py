@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from . import __version__
 
 if TYPE_CHECKING:
+    import ssl
+
     import requests
     import urllib3
 
@@ -94,17 +96,14 @@ class Pool:
 
         self._timeout = timeout
         self._headers = {"User-Agent": user_agent or USER_AGENT}
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        if not bundle:
-            import certifi  # what requests verifies against, so both agree on which hosts to trust
-
-            bundle = certifi.where()
-        self._kw: dict[str, Any] = {"maxsize": maxsize, "retries": False, "ca_certs": bundle}
+        self._bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or ""
+        self._kw: dict[str, Any] = {"maxsize": maxsize, "retries": False}
         self._direct = urllib3.PoolManager(**self._kw)
         self._proxied: dict[str, urllib3.ProxyManager] = {}
         self._route: dict[tuple[str, str], str] = {}  # (scheme, host) -> proxy URL ("" when direct)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._proxy_env = _proxies_in_environment()
+        self._tls: ssl.SSLContext | None = None
 
     def request(
         self,
@@ -169,7 +168,39 @@ class Pool:
 
         return urllib3.Timeout(connect=timeout or self._timeout, read=timeout or self._timeout)
 
+    def _tls_context(self) -> ssl.SSLContext:
+        """The one TLS context of this pool's connections, made on the first HTTPS request.
+
+        It trusts the bundle requests trusts (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, else
+        certifi's), read once here: given the bundle's path instead, urllib3 reads the whole
+        bundle again for every connection it opens, about 30 ms of CPU for certifi's, which
+        a tick over thirty feeds on thirty hosts paid thirty times.
+        """
+        with self._lock:
+            if self._tls is None:
+                import os
+
+                from urllib3.util.ssl_ import create_urllib3_context
+
+                bundle = self._bundle
+                if not bundle:
+                    import certifi  # what requests verifies against, so both trust the same hosts
+
+                    bundle = certifi.where()
+                context = create_urllib3_context()  # verifies the certificate and the host name
+                if os.path.isdir(bundle):
+                    context.load_verify_locations(capath=bundle)
+                else:
+                    context.load_verify_locations(cafile=bundle)
+                self._kw["ssl_context"] = context
+                for manager in (self._direct, *self._proxied.values()):
+                    manager.connection_pool_kw["ssl_context"] = context
+                self._tls = context
+            return self._tls
+
     def _manager(self, url: str) -> urllib3.PoolManager:
+        if self._tls is None and url[:8].lower() == "https://":
+            self._tls_context()
         if not self._proxy_env:
             return self._direct
         origin = _origin(url)
@@ -185,7 +216,10 @@ class Pool:
             if proxy not in self._proxied:
                 import urllib3
 
-                self._proxied[proxy] = urllib3.ProxyManager(proxy, **self._kw)
+                tls: dict[str, Any] = {}
+                if proxy.lower().startswith("https:"):  # the proxy itself is reached over TLS
+                    tls["proxy_ssl_context"] = self._tls_context()
+                self._proxied[proxy] = urllib3.ProxyManager(proxy, **self._kw, **tls)
             return self._proxied[proxy]
 
 

@@ -1,10 +1,13 @@
-"""syndicator.http.Pool: proxies from the environment, against a real proxy on 127.0.0.1."""
+"""syndicator.http.Pool: proxies from the environment (against a real proxy on 127.0.0.1) and TLS."""
 
 from __future__ import annotations
 
+import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,3 +67,104 @@ def test_a_host_in_no_proxy_is_not_sent_to_the_proxy(proxy: _Proxy) -> None:
     answer = Pool(timeout=5).request("GET", f"http://localhost:{port}/feed.xml")  # straight to it
     assert answer.status == 200
     assert proxy.seen == ["/feed.xml"]  # asked directly: the path alone, not a proxied absolute URL
+
+
+# -- TLS ----------------------------------------------------------------------------------------
+
+
+class _TLSServer(ThreadingHTTPServer):
+    """An HTTPS server on 127.0.0.1 with a certificate from ``ca`` for ``names``."""
+
+    daemon_threads = True
+
+    def __init__(self, ca: Any, *names: str) -> None:
+        super().__init__(("127.0.0.1", 0), _FeedHandler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert(*names).configure_cert(context)
+        self.socket = context.wrap_socket(self.socket, server_side=True)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.server_address[1]}/feed.xml"
+
+
+class _FeedHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        body = b"<rss/>"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., _TLSServer]]:
+    """Start HTTPS servers (``serve(ca, *names)``); each is closed after the test."""
+    started: list[_TLSServer] = []
+
+    def start(ca: Any, *names: str) -> _TLSServer:
+        started.append(_TLSServer(ca, *names))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A CA that REQUESTS_CA_BUNDLE names, as an office's own CA would be."""
+    import trustme  # a test dependency (setup.cfg's "test" extra)
+
+    ca = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    return ca
+
+
+def test_https_hosts_share_one_tls_context_that_verifies_them(
+    trusted: Any, serve: Callable[..., _TLSServer]
+) -> None:
+    """Two hosts over HTTPS: both verified against the bundle, which is read once, into one
+    context (urllib3 would read it again for every connection)."""
+    first, second = serve(trusted, "127.0.0.1"), serve(trusted, "127.0.0.1")
+    pool = Pool(timeout=5)
+    for server in (first, second, first):
+        url, answer = pool.open(server.url)
+        assert (url, answer.read()) == (server.url, b"<rss/>")
+        answer.release_conn()
+    assert pool.request("GET", second.url).data == b"<rss/>"
+    context = pool._tls
+    assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED
+    pools = list(pool._direct.pools._container.values())
+    assert len(pools) == 2 and all(p.conn_kw["ssl_context"] is context for p in pools)
+    assert all("ca_certs" not in p.conn_kw and p.ca_certs is None for p in pools)
+    pool._direct.clear()
+
+
+def test_a_certificate_the_bundle_does_not_vouch_for_is_refused(
+    trusted: Any, serve: Callable[..., _TLSServer]
+) -> None:
+    import trustme
+    import urllib3
+
+    stranger = serve(trustme.CA(), "127.0.0.1")  # another CA: not in the bundle
+    wrong_name = serve(trusted, "press.example.go.id")  # the bundle's CA, another host's name
+    pool = Pool(timeout=5)
+    for server in (stranger, wrong_name):
+        with pytest.raises(urllib3.exceptions.SSLError):
+            pool.open(server.url)
+
+
+def test_a_pool_that_never_speaks_tls_makes_no_tls_context(proxy: _Proxy) -> None:
+    pool = Pool(timeout=5)
+    assert pool.request("GET", "http://press.invalid/feed.xml").status == 200
+    assert pool._tls is None
