@@ -81,6 +81,10 @@ class Planning:
                 report.held[row.key] = verdict.reason
         if not due:
             return
+        # The channels are recorded before the releases are marked due: a run that dies
+        # between the two must not leave releases looking older than the channels, which
+        # would leave them out for good as not to be backfilled.
+        first_seen = self.ledger.record_channels(((c.name, c.type) for c in channels), now)
         self.ledger.mark_due([r.key for r in due if r.due_since is None], now)
         existing = self.ledger.delivery_index(r.key for r in due)
         waiting = (DeliveryState.PENDING, DeliveryState.FAILED)
@@ -90,7 +94,6 @@ class Planning:
         for row in due:
             by_source.setdefault(row.source, []).append(row)
         order = {row.key: i for i, row in enumerate(due)}  # urgent first
-        first_seen = self.ledger.record_channels(((c.name, c.type) for c in channels), now)
         for cfg in channels:
             for row in self._routed(cfg, due, by_source, order):
                 if not cfg.routes(row.source, row.tags):

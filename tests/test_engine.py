@@ -400,6 +400,37 @@ def test_changing_the_channels_gates_every_release_once_more(h: Harness) -> None
     assert h.ledger.gate_rows(skip_planned=True) == []
 
 
+class _Died(Exception):
+    """The run's process dying at this point (SIGKILL, a power cut): what was committed stays."""
+
+
+def test_a_first_run_that_dies_as_it_marks_releases_due_loses_none_of_them(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first run to see the channels dies right after the gate has marked its releases
+    due. Those releases must not then look older than the channels, which would leave them
+    out for good as "not backfilled" (found by the SIGKILL trials)."""
+    from syndicator.ledger import Ledger
+
+    h.write("a.md", id="a", title="Satu")
+    mark_due = Ledger.mark_due
+
+    def dies_after(self: Ledger, keys: list[str], now: datetime) -> None:
+        mark_due(self, keys, now)
+        raise _Died
+
+    monkeypatch.setattr(Ledger, "mark_due", dies_after)
+    with pytest.raises(_Died):
+        h.run()
+    monkeypatch.undo()
+    h.clock.advance(minutes=5)
+
+    report = h.run()
+
+    assert report.not_backfilled == 0
+    assert h.journal.sent_keys("rec") == ["news/a"]
+
+
 def test_a_run_for_some_channels_keeps_the_plan_marks_and_leaves_the_rest_to_the_next_run(
     h: Harness,
 ) -> None:
