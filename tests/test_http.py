@@ -22,22 +22,34 @@ class _Proxy(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
 
 
-class _ProxyHandler(BaseHTTPRequestHandler):
-    """Answers every request itself: enough to see which requests were routed to it."""
+class _Answering(BaseHTTPRequestHandler):
+    """Answers every GET with ``body``."""
 
     protocol_version = "HTTP/1.1"
-    server: _Proxy
+    body = b""
 
     def do_GET(self) -> None:
-        self.server.seen.append(self.path)  # a proxied request carries the absolute URL
-        body = b"via proxy"
+        self.saw()
         self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(self.body)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(self.body)
+
+    def saw(self) -> None:
+        pass
 
     def log_message(self, *args: object) -> None:
         pass
+
+
+class _ProxyHandler(_Answering):
+    """Answers every request itself: enough to see which requests were routed to it."""
+
+    body = b"via proxy"
+    server: _Proxy
+
+    def saw(self) -> None:
+        self.server.seen.append(self.path)  # a proxied request carries the absolute URL
 
 
 @pytest.fixture
@@ -89,18 +101,8 @@ class _TLSServer(ThreadingHTTPServer):
         return f"https://127.0.0.1:{self.server_address[1]}/feed.xml"
 
 
-class _FeedHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        body = b"<rss/>"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+class _FeedHandler(_Answering):
+    body = b"<rss/>"
 
 
 @pytest.fixture
