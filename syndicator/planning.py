@@ -81,10 +81,11 @@ class Planning:
                 report.held[row.key] = verdict.reason
         if not due:
             return
-        # The channels are recorded before the releases are marked due: a run that dies
-        # between the two must not leave releases looking older than the channels, which
-        # would leave them out for good as not to be backfilled.
-        first_seen = self.ledger.record_channels(((c.name, c.type) for c in channels), now)
+        # Every enabled channel is recorded (a run for some channels included: the others are
+        # in the config too), and before the releases are marked due: a run that dies between
+        # the two must not leave releases looking older than the channels, which would leave
+        # them out for good as not to be backfilled.
+        first_seen = self.ledger.record_channels(((c.name, c.type) for c in everyone), now)
         self.ledger.mark_due([r.key for r in due if r.due_since is None], now)
         existing = self.ledger.delivery_index(r.key for r in due)
         waiting = (DeliveryState.PENDING, DeliveryState.FAILED)

@@ -452,6 +452,17 @@ def test_a_run_for_some_channels_keeps_the_plan_marks_and_leaves_the_rest_to_the
     assert h.ledger.gate_rows(skip_planned=True) == []
     assert h.journal.sent_keys("archive") == ["news/old", "news/new"]
 
+    # a channel added to the config gets what becomes due after it, even in a run for another
+    h.channels["baru"] = {"type": "recorder"}
+    h.write("later.md", id="later", title="Sesudah")
+    h.clock.advance(minutes=5)
+    assert [o.channel for o in h.run(channels=["rec"]).outcomes] == ["rec"]
+    h.clock.advance(minutes=5)
+    assert sorted((o.release_key, o.channel) for o in h.run().outcomes) == [
+        ("news/later", "archive"),
+        ("news/later", "baru"),
+    ]
+
 
 # -- observers --------------------------------------------------------------------------------------
 
