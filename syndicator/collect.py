@@ -183,21 +183,22 @@ class Collecting:
                     for cfg in _taking_turns(configs, hosts)
                 }
                 # A burst waits a little for all its sources before anything goes out.
-                wait_until = time.monotonic() + BURST_PATIENCE if parsers is not None else None
+                holding = parsers is not None
                 held: list[str] = []
-                for future in _completed(futures, wait_until):
+                wake_at = time.monotonic() + BURST_PATIENCE if holding else None
+                for future in _completed(futures, wake_at):
                     if future is None:  # waited long enough: what is stored goes out now
-                        wait_until = None
+                        holding = False
                         if on_stored is not None and held:
                             on_stored(held)
                         continue
                     cfg = futures.pop(future)  # a source's releases are let go once stored
                     fresh = self._store_result(cfg, future, report, failed)
                     if on_stored is not None and fresh and futures:  # others still being read
-                        if wait_until is None:
-                            on_stored(fresh)
-                        else:
+                        if holding:
                             held += fresh
+                        else:
+                            on_stored(fresh)
         finally:
             if parsers is not None:
                 parsers.shutdown(cancel_futures=True)

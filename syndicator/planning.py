@@ -48,6 +48,7 @@ class Planning:
     now: Callable[[], datetime]
     actor: str
     runtime: Callable[[str], ChannelRuntime]
+    channels: Callable[[], list[ChannelConfig]]  # the enabled channels (Engine.channels)
 
     def gate_and_plan(self, report: RunReport, channels: list[ChannelConfig]) -> None:
         """Find due releases and create a pending delivery per routed channel.
@@ -59,7 +60,7 @@ class Planning:
         """
         now = self.now()
         zone = f" ({self.config.timezone})"
-        everyone = [c for c in self.config.channels.values() if c.enabled]
+        everyone = self.channels()
         whole = {c.name for c in channels} >= {c.name for c in everyone}
         self.ledger.plan_under(plan_fingerprint(everyone))
         due: list[GateRow] = []
