@@ -5,18 +5,17 @@ from __future__ import annotations
 import ssl
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from syndicator.http import Pool
+from syndicator.testing.server import ReusedThreadsHTTPServer
 
 
-class _Proxy(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Proxy(ReusedThreadsHTTPServer):
     def __init__(self) -> None:
         self.seen: list[str] = []
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
@@ -84,10 +83,8 @@ def test_a_host_in_no_proxy_is_not_sent_to_the_proxy(proxy: _Proxy) -> None:
 # -- TLS ----------------------------------------------------------------------------------------
 
 
-class _TLSServer(ThreadingHTTPServer):
+class _TLSServer(ReusedThreadsHTTPServer):
     """An HTTPS server on 127.0.0.1 with a certificate from ``ca`` for ``names``."""
-
-    daemon_threads = True
 
     def __init__(self, ca: Any, *names: str) -> None:
         super().__init__(("127.0.0.1", 0), _FeedHandler)
