@@ -20,14 +20,13 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from syndicator.options import resolve_options
 from syndicator.sources.base import Source, SourceContext
-from syndicator.testing.server import ReusedThreadsHTTPServer
 
 
 @dataclass
@@ -55,7 +54,7 @@ class FeedServer:
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server: ReusedThreadsHTTPServer | None = None
+        self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.in_flight = 0
         self.most_in_flight = 0  # the most requests this server answered at one time
@@ -85,7 +84,9 @@ class FeedServer:
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> FeedServer:
-        server = ReusedThreadsHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server.daemon_threads = True
+        server.block_on_close = False
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="feed-server", daemon=True

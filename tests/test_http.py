@@ -5,17 +5,18 @@ from __future__ import annotations
 import ssl
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from syndicator.http import Pool
-from syndicator.testing.server import ReusedThreadsHTTPServer
 
 
-class _Proxy(ReusedThreadsHTTPServer):
+class _Proxy(ThreadingHTTPServer):
+    daemon_threads = True
+
     def __init__(self) -> None:
         self.seen: list[str] = []
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
@@ -83,8 +84,10 @@ def test_a_host_in_no_proxy_is_not_sent_to_the_proxy(proxy: _Proxy) -> None:
 # -- TLS ----------------------------------------------------------------------------------------
 
 
-class _TLSServer(ReusedThreadsHTTPServer):
+class _TLSServer(ThreadingHTTPServer):
     """An HTTPS server on 127.0.0.1 with a certificate from ``ca`` for ``names``."""
+
+    daemon_threads = True
 
     def __init__(self, ca: Any, *names: str) -> None:
         super().__init__(("127.0.0.1", 0), _FeedHandler)

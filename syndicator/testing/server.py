@@ -8,7 +8,6 @@ assertion rewriting; the marker keeps this module as the single-file kit was, un
 from __future__ import annotations
 
 import json as _json
-import queue
 import socket
 import struct
 import threading
@@ -81,45 +80,9 @@ class Recorded:
 Handler = Callable[[Recorded], Reply]
 
 
-class ReusedThreadsHTTPServer(ThreadingHTTPServer):
-    """A threaded HTTP server whose requests are answered by reused (daemon) threads, not a
-    new thread each.
-
-    Under a tracer such as coverage, CPython 3.11 can fail to start a thread while another
-    thread installs its trace function ("Cannot install a trace function while another trace
-    function is being installed", python/cpython#98257): the request's thread dies before it
-    runs, and the client waits for an answer that never comes. A server that starts a thread
-    per request starts hundreds in a test run; this one starts as many as it ever had
-    requests at once.
-    """
-
+class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._requests: queue.SimpleQueue[tuple[Any, Any]] = queue.SimpleQueue()
-        self._idle = 0
-        self._idle_lock = threading.Lock()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._idle_lock:
-            start = self._idle == 0
-            if not start:
-                self._idle -= 1  # that idle thread takes this request
-        if start:
-            threading.Thread(target=self._work, name="kit-server", daemon=True).start()
-        self._requests.put((request, client_address))
-
-    def _work(self) -> None:
-        while True:
-            request, client_address = self._requests.get()
-            self.process_request_thread(request, client_address)  # handles, then closes
-            with self._idle_lock:
-                self._idle += 1
-
-
-class _Server(ReusedThreadsHTTPServer):
     owner: ScriptedServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
