@@ -4,10 +4,18 @@ An office's feeds are on its agencies' own sites, over HTTPS: every host is a ne
 connection in every tick. This measures the client's CPU and wall time for one GET to each
 of N hosts (each answering 304, as in an idle tick), two ways, alternating, in one run:
 
-- ``one context``: ``syndicator.http.Pool``, which reads the CA bundle once per pool;
-- ``bundle per connection``: a urllib3 ``PoolManager`` given the bundle's path, which is what
-  the pool did before and what urllib3 does with it: read the whole bundle again for every
-  connection it opens.
+- ``one context (Pool)``: ``syndicator.http.Pool``, which reads the CA bundle once per process;
+- ``bundle per connection (urllib3)``: a urllib3 ``PoolManager`` given the bundle's path, which
+  is what the pool did before and what urllib3 does with it: read the whole bundle again for
+  every connection it opens.
+
+And the same for the channels that call through ``requests`` (a session per host, as each
+channel has its own):
+
+- ``one context (make_session)``: ``syndicator.http.make_session``, whose pools share the
+  process's context for the bundle;
+- ``bundle per connection (requests)``: a plain ``requests.Session``, which is what
+  ``make_session`` did before.
 
 The servers run in a process of their own (127.0.0.1, one port per host, certificates from a
 throwaway CA made with trustme), so the figures are the client's alone. The bundle is
@@ -77,10 +85,11 @@ def main() -> None:
     args = parser.parse_args()
 
     import certifi
+    import requests
     import trustme
     import urllib3
 
-    from syndicator.http import Pool
+    from syndicator.http import Pool, make_session
 
     ca = trustme.CA()
     issued = ca.issue_cert("127.0.0.1")
@@ -116,7 +125,28 @@ def main() -> None:
 
         return _tick(get, urls)
 
-    ways = {"one context (Pool)": one_context, "bundle per connection": bundle_per_connection}
+    def sessions(make: Any) -> Any:
+        def tick() -> tuple[float, float]:
+            made: list[Any] = []
+
+            def get(url: str) -> int:
+                made.append(make())
+                return int(made[-1].get(url, headers={"If-None-Match": '"v1"'}).status_code)
+
+            try:
+                return _tick(get, urls)
+            finally:
+                for session in made:
+                    session.close()
+
+        return tick
+
+    ways = {
+        "one context (Pool)": one_context,
+        "bundle per connection (urllib3)": bundle_per_connection,
+        "one context (make_session)": sessions(lambda: make_session(timeout=10)),
+        "bundle per connection (requests)": sessions(requests.Session),
+    }
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}
     try:
         for _ in range(args.reps):
@@ -132,10 +162,12 @@ def main() -> None:
         wall = statistics.median(r[0] for r in runs)
         cpu = statistics.median(r[1] for r in runs)
         print(f"| {name} | {wall:.3f} | {cpu:.3f} |")
-    ratio = statistics.median(r[1] for r in results["bundle per connection"]) / statistics.median(
-        r[1] for r in results["one context (Pool)"]
-    )
-    print(f"CPU ratio: {ratio:.1f}x less with one context")
+    for ours, theirs in (
+        ("one context (Pool)", "bundle per connection (urllib3)"),
+        ("one context (make_session)", "bundle per connection (requests)"),
+    ):
+        cpu = [statistics.median(r[1] for r in results[way]) for way in (theirs, ours)]
+        print(f"CPU ratio, {ours} against {theirs}: {cpu[0] / cpu[1]:.1f}x less")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,75 @@ def _timeout_adapter() -> Any:
                 kwargs["timeout"] = self._timeout
             return super().send(request, **kwargs)
 
+        def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
+            host, given = super().build_connection_pool_key_attributes(request, verify, cert)
+            bundle = _verifying_bundle(verify, cert) if host["scheme"] == "https" else None
+            if not bundle:
+                return host, given
+            # The pool's connections take the bundle from a context read once (see
+            # tls_context) rather than from its path, read again for each connection.
+            pool_kwargs: dict[str, Any] = {
+                k: v for k, v in given.items() if k not in ("ca_certs", "ca_cert_dir")
+            }
+            pool_kwargs["ssl_context"] = tls_context(bundle)
+            return host, pool_kwargs
+
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            if getattr(conn, "conn_kw", {}).get("ssl_context") is None:
+                super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+                return
+            # Only verifying requests without a client certificate reach a pool with the
+            # shared context (it is part of the pool's key), and the context already holds
+            # their bundle: naming it again would have urllib3 load it into the context.
+            conn.cert_reqs = "CERT_REQUIRED"
+            conn.ca_certs = conn.ca_cert_dir = None
+
     return TimeoutAdapter
+
+
+def _verifying_bundle(verify: Any, cert: Any) -> str | None:
+    """The CA bundle a requests call verifies against, when its pool may share a context:
+    it verifies (``verify`` is True or a bundle's path) and sends no client certificate."""
+    import os
+
+    if cert or not verify:
+        return None
+    if verify is True:
+        from requests.utils import DEFAULT_CA_BUNDLE_PATH
+
+        verify = DEFAULT_CA_BUNDLE_PATH
+    # A missing bundle is left to requests, which says so in its own words.
+    return str(verify) if os.path.exists(verify) else None
+
+
+_contexts: dict[str, ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
+
+
+def tls_context(bundle: str) -> ssl.SSLContext:
+    """The process's TLS context for the CA bundle ``bundle`` (a file, or a directory of
+    hashed certificates), made on first use: it verifies the certificate and the host name.
+
+    Given a bundle's path instead of a context, urllib3 reads the whole bundle again for
+    every connection it opens, about 30 ms of CPU for certifi's: a tick over thirty feeds on
+    thirty hosts paid it thirty times, and a burst paid it for each channel's connections.
+    urllib3 sets a context's ``verify_mode`` as it uses it, so only connections that verify
+    and send no client certificate share one; then it never changes.
+    """
+    with _contexts_lock:
+        context = _contexts.get(bundle)
+        if context is None:
+            import os
+
+            from urllib3.util.ssl_ import create_urllib3_context
+
+            context = create_urllib3_context()
+            if os.path.isdir(bundle):
+                context.load_verify_locations(capath=bundle)
+            else:
+                context.load_verify_locations(cafile=bundle)
+            _contexts[bundle] = context
+        return context
 
 
 def make_session(
@@ -169,29 +237,17 @@ class Pool:
         return urllib3.Timeout(connect=timeout or self._timeout, read=timeout or self._timeout)
 
     def _tls_context(self) -> ssl.SSLContext:
-        """The one TLS context of this pool's connections, made on the first HTTPS request.
-
-        It trusts the bundle requests trusts (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, else
-        certifi's), read once here: given the bundle's path instead, urllib3 reads the whole
-        bundle again for every connection it opens, about 30 ms of CPU for certifi's, which
-        a tick over thirty feeds on thirty hosts paid thirty times.
-        """
+        """The TLS context of this pool's connections, taken on the first HTTPS request: the
+        process's for the bundle requests trusts (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``,
+        else certifi's), so that it is read once (see :func:`tls_context`)."""
         with self._lock:
             if self._tls is None:
-                import os
-
-                from urllib3.util.ssl_ import create_urllib3_context
-
                 bundle = self._bundle
                 if not bundle:
                     import certifi  # what requests verifies against, so both trust the same hosts
 
                     bundle = certifi.where()
-                context = create_urllib3_context()  # verifies the certificate and the host name
-                if os.path.isdir(bundle):
-                    context.load_verify_locations(capath=bundle)
-                else:
-                    context.load_verify_locations(cafile=bundle)
+                context = tls_context(bundle)
                 self._kw["ssl_context"] = context
                 for manager in (self._direct, *self._proxied.values()):
                     manager.connection_pool_kw["ssl_context"] = context

@@ -1,7 +1,9 @@
-"""syndicator.http.Pool: proxies from the environment (against a real proxy on 127.0.0.1) and TLS."""
+"""syndicator.http: the pool's proxies from the environment (against a real proxy on 127.0.0.1),
+and TLS for the pool and for requests sessions (real HTTPS servers, certificates from trustme)."""
 
 from __future__ import annotations
 
+import os
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -11,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from syndicator.http import Pool
+from syndicator.http import Pool, make_session, tls_context
 
 
 class _Proxy(ThreadingHTTPServer):
@@ -170,3 +172,97 @@ def test_a_pool_that_never_speaks_tls_makes_no_tls_context(proxy: _Proxy) -> Non
     pool = Pool(timeout=5)
     assert pool.request("GET", "http://press.invalid/feed.xml").status == 200
     assert pool._tls is None
+
+
+def _session_pools(session: Any) -> list[Any]:
+    return list(session.get_adapter("https://").poolmanager.pools._container.values())
+
+
+def test_requests_sessions_share_one_tls_context_for_their_bundle(
+    trusted: Any, serve: Callable[..., _TLSServer]
+) -> None:
+    """The channels' sessions verify against the bundle read once into one context, shared
+    by every session of the process and by the pool, instead of once per connection."""
+    first, second = serve(trusted, "127.0.0.1"), serve(trusted, "127.0.0.1")
+    sessions = [make_session(timeout=5), make_session(timeout=5)]
+    for session in sessions:
+        for server in (first, second, first):
+            assert session.get(server.url).content == b"<rss/>"
+    context = tls_context(os.environ["REQUESTS_CA_BUNDLE"])
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    pools = [p for session in sessions for p in _session_pools(session)]
+    assert len(pools) == 4 and all(p.conn_kw["ssl_context"] is context for p in pools)
+    assert all(p.ca_certs is None and p.ca_cert_dir is None for p in pools)
+    pool = Pool(timeout=5)
+    pool.open(first.url)[1].release_conn()
+    assert pool._tls is context
+    for session in sessions:
+        session.close()
+
+
+def test_a_session_verifies_against_requests_default_bundle_through_the_shared_context(
+    trusted: Any, serve: Callable[..., _TLSServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no bundle in the environment, requests verifies against its default bundle
+    (certifi's); here that default names the test CA, and the same shared path is taken."""
+    import requests.utils
+
+    bundle = os.environ["REQUESTS_CA_BUNDLE"]
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)  # which requests reads too
+    monkeypatch.setattr(requests.utils, "DEFAULT_CA_BUNDLE_PATH", bundle)
+    server = serve(trusted, "127.0.0.1")
+    session = make_session(timeout=5)
+    assert session.get(server.url).content == b"<rss/>"
+    (pool,) = _session_pools(session)
+    assert pool.conn_kw["ssl_context"] is tls_context(bundle) and pool.ca_certs is None
+    session.close()
+
+
+def test_a_session_refuses_what_the_bundle_does_not_vouch_for(
+    trusted: Any, serve: Callable[..., _TLSServer]
+) -> None:
+    import requests
+    import trustme
+
+    stranger = serve(trustme.CA(), "127.0.0.1")  # another CA: not in the bundle
+    wrong_name = serve(trusted, "press.example.go.id")  # the bundle's CA, another host's name
+    session = make_session(timeout=5)
+    for server in (stranger, wrong_name):
+        with pytest.raises(requests.exceptions.SSLError):
+            session.get(server.url)
+    session.close()
+
+
+def test_a_call_that_does_not_verify_leaves_the_shared_context_verifying(
+    trusted: Any, serve: Callable[..., _TLSServer], tmp_path: Path
+) -> None:
+    """``verify=False``, or another bundle, on one call gets a pool of its own: urllib3 sets a
+    context's ``verify_mode`` as it uses it, so sharing would switch verification off for
+    every other connection of the process."""
+    import requests
+    import trustme
+
+    other = trustme.CA()
+    stranger = serve(other, "127.0.0.1")
+    session = make_session(timeout=5)
+    from urllib3.exceptions import InsecureRequestWarning
+
+    with pytest.warns(InsecureRequestWarning):
+        assert session.get(stranger.url, verify=False).content == b"<rss/>"
+    other_bundle = tmp_path / "other.pem"
+    other.cert_pem.write_to_path(str(other_bundle))
+    assert session.get(stranger.url, verify=str(other_bundle)).content == b"<rss/>"
+    with pytest.raises(requests.exceptions.SSLError):
+        session.get(stranger.url)  # the shared context still verifies, against its own bundle
+    assert tls_context(os.environ["REQUESTS_CA_BUNDLE"]).verify_mode == ssl.CERT_REQUIRED
+    unverified = [p for p in _session_pools(session) if p.cert_reqs == "CERT_NONE"]
+    assert unverified and all("ssl_context" not in p.conn_kw for p in unverified)
+    session.close()
+
+
+def test_a_missing_bundle_is_reported_by_requests() -> None:
+    session = make_session(timeout=5)
+    with pytest.raises(OSError, match="CA certificate bundle"):
+        session.get("https://127.0.0.1:9/feed.xml", verify="/nonexistent/ca.pem")
+    session.close()
