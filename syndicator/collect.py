@@ -160,9 +160,8 @@ class Collecting:
         waited :data:`BURST_PATIENCE` for its sources, then all it holds so far in one call.
         """
         wanted = set(only) if only else None
-        configs = [
-            c for c in self.config.sources.values() if c.enabled and (wanted is None or c.name in wanted)
-        ]
+        enabled = [c for c in self.config.sources.values() if c.enabled]
+        configs = [c for c in enabled if wanted is None or c.name in wanted]
         if not configs:
             return
         parsers = self._start_parsers([c.name for c in configs if c.cls.offloads])
@@ -202,8 +201,9 @@ class Collecting:
         finally:
             if parsers is not None:
                 parsers.shutdown(cancel_futures=True)
-        self.ledger.note_hint(CHANGED_HINT, str(len(changed)))
-        self.ledger.note_hint(FAILED_HINT, json.dumps(sorted(failed)))
+        if len(configs) == len(enabled):  # a run for some sources says nothing of the others
+            self.ledger.note_hint(CHANGED_HINT, str(len(changed)))
+            self.ledger.note_hint(FAILED_HINT, json.dumps(sorted(failed)))
 
     def _store_result(
         self, cfg: SourceConfig, future: Future[SourceRead], report: RunReport, failed: list[str]

@@ -263,6 +263,8 @@ def test_feeds_that_never_answer_do_not_fork_parser_processes_every_tick(
     assert h.ledger.hint("sources_failed") == '["mati", "rusak"]'
     assert not forks()
     assert len(h.run().source_errors) == 2 and not forks()  # still failing, still nothing to fork
+    assert h.run(sources=["hidup"]).source_errors == []  # a run for one source keeps the hints
+    assert h.ledger.hint("sources_failed") == '["mati", "rusak"]' and not forks()
     feeds.set("/rusak.xml", rss("y"), etag='"2"')
     back = h.run()
     assert back.new == ["rusak/y"] and h.ledger.hint("sources_failed") == '["mati"]'
