@@ -1,14 +1,18 @@
 """Side by side with feed2exec, through the shared harness (``../shared/bench``), when it is there.
 
     .venv/bin/python benchmarks/compare.py [--reps 3] [--out DIR]
-        [--shared ../shared/bench] [--feed2exec-venv /tmp/bench-venv]
+        [--shared ../shared/bench] [--feed2exec-venv /tmp/bench-venv] [--syndicator BIN]
     .venv/bin/python benchmarks/compare.py --from-json feed2exec.json syndicator.json
 
 Runs ``run_bench.py bench`` for feed2exec, then for syndicator (``syndicator_runner.py``), one
 after the other (about 8 minutes at --reps 3), and prints a markdown table of the two summaries
 with their ratios. ``--from-json`` skips the runs and prints the table of two existing results.
-``--out DIR`` keeps the two raw JSON files. Exits 2 when the harness or feed2exec's venv is
-missing, 1 when a run fails or a scenario missed exactly-once delivery.
+``--out DIR`` keeps the two raw JSON files. ``--syndicator`` names the executable to measure
+(default ``.venv/bin/syndicator``); ``make bench-compare`` passes a regular install's, as an
+office runs it and as feed2exec's venv is, since an editable install puts setuptools' import
+hook in front of every import (about 10 ms of each start). Exits 2 when the harness,
+feed2exec's venv or the executable is missing, 1 when a run fails or a scenario missed
+exactly-once delivery.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ SCENARIOS = ("cold", "idle", "incremental")
 Summary = dict[str, dict[str, Any]]
 
 
-def missing(shared: Path, venv: Path) -> list[str]:
+def missing(shared: Path, venv: Path, syndicator: Path) -> list[str]:
     """What the comparison needs and cannot find, each with how to get it."""
     problems = []
     if not (shared / "run_bench.py").is_file():
@@ -41,8 +45,8 @@ def missing(shared: Path, venv: Path) -> list[str]:
             f"feed2exec's venv: no {venv / 'bin' / 'feed2exec'}. Create it with "
             f"`sh ../shared/bench/setup-venv.sh {venv}` (or pass another with --feed2exec-venv)"
         )
-    if not (ROOT / ".venv" / "bin" / "syndicator").is_file():
-        problems.append(f"syndicator: no {ROOT / '.venv' / 'bin' / 'syndicator'}. Run `make install`")
+    if not syndicator.is_file():
+        problems.append(f"syndicator: no {syndicator}. Run `make install` (or `make bench-compare`)")
     return problems
 
 
@@ -122,6 +126,9 @@ def main() -> int:
     parser.add_argument("--shared", type=Path, default=SHARED, help="the shared harness folder")
     parser.add_argument("--feed2exec-venv", type=Path, default=Path("/tmp/bench-venv"))
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument(
+        "--syndicator", type=Path, default=ROOT / ".venv" / "bin" / "syndicator", help="the executable"
+    )
     parser.add_argument("--out", type=Path, help="copy the two result JSON files into this folder")
     parser.add_argument(
         "--from-json", nargs=2, type=Path, metavar=("F2E", "SYN"), help="only print the table"
@@ -136,7 +143,8 @@ def main() -> int:
         print(table(f2e, syn))
         return 0 if all_ok(f2e, syn) else 1
     shared, venv = a.shared.resolve(), a.feed2exec_venv.resolve()
-    if problems := missing(shared, venv):
+    syndicator = a.syndicator.absolute()  # a venv's bin/python may be a symlink: not resolved
+    if problems := missing(shared, venv, syndicator):
         print("compare.py cannot run the side-by-side comparison; missing:", file=sys.stderr)
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
@@ -146,9 +154,7 @@ def main() -> int:
         results = {"feed2exec": Path(tmp) / "feed2exec.json", "syndicator": Path(tmp) / "syndicator.json"}
         ours = f"{ROOT / 'benchmarks' / 'syndicator_runner.py'}:SyndicatorRunner"
         ran = run(shared, "feed2exec", f"venv={venv}", a.reps, results["feed2exec"])
-        ran &= run(
-            shared, ours, f"bin={ROOT / '.venv' / 'bin' / 'syndicator'}", a.reps, results["syndicator"]
-        )
+        ran &= run(shared, ours, f"bin={syndicator}", a.reps, results["syndicator"])
         if not ran:
             print("a run wrote no results; see its output above", file=sys.stderr)
             return 1
