@@ -60,6 +60,7 @@ bench-compare: install-test
 	rm -rf $(BENCH_VENV)
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet . ./plugins
+	rm -rf build plugins/build  # what setuptools leaves behind building the two wheels
 	$(BIN)/python benchmarks/compare.py --reps 3 --syndicator $(BENCH_VENV)/bin/syndicator
 
 clean:

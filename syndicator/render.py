@@ -1,4 +1,5 @@
-"""The text toolkit every channel shares: counting, truncating, threading, hashtags, templates.
+"""The text toolkit every channel shares: counting, truncating, threading (and, from
+:mod:`syndicator.templates`, hashtags and templates, importable from here too).
 
 Every function that fits text to a platform takes the channel's :class:`~syndicator.channel.Limits`
 and counts with :func:`count`, so a part that a function returns is one that was measured.
@@ -16,17 +17,30 @@ the ranges in ``_is_pictographic`` (newer than Python's Unicode data).
 from __future__ import annotations
 
 import re
-import string
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .errors import PermanentError
+from .templates import DEFAULT_TEMPLATES, hashtags, render_template, template_for
 
 if TYPE_CHECKING:
     from .channel import Limits
-    from .models import Release
+
+__all__ = [
+    "DEFAULT_TEMPLATES",
+    "URL_RE",
+    "count",
+    "fit_summary",
+    "fits",
+    "graphemes",
+    "hashtags",
+    "render_template",
+    "split_thread",
+    "template_for",
+    "truncate",
+]
 
 # Characters a URL may contain; parentheses only as balanced pairs, so "(see https://a.b/c)" ends
 # before ")" while "https://w.org/Foo_(bar)" keeps its pair. CJK and full-width punctuation
@@ -56,7 +70,6 @@ _NONSPACE = re.compile(r"\S")
 _WORD = re.compile(r"\S+")
 _SENTENCE_END = re.compile(r"[.!?…。！？؟۔]+[\"'”’»)\]]*(?=\s|$)|[。！？]")
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
-_BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 
 def _is_pictographic(cp: int) -> bool:
@@ -387,97 +400,3 @@ def fit_summary(title: str, summary: str, link: str, limits: Limits, *, hashtags
 
 def _has_words(text: str) -> bool:
     return bool(text.strip().rstrip("…").strip())
-
-
-def hashtags(tags: Iterable[str]) -> list[str]:
-    """Each tag as "#" + CamelCase: letters, marks and digits are kept, the rest splits words.
-
-    "kesehatan ibu" -> "#KesehatanIbu". Duplicates (ignoring case) and tags without a letter
-    (which platforms do not link, e.g. "#2024") are dropped.
-    """
-    out: list[str] = []
-    seen: set[str] = set()
-    for tag in tags:
-        # Keep ZWNJ/ZWJ only inside a word (Persian and Indic spelling need them there); next to
-        # a dropped emoji they would be left dangling, a tag cut inside a cluster.
-        word = [unicodedata.category(c)[0] in "LMN" for c in tag]
-        kept = "".join(
-            c
-            if word[i] or (c in "\u200c\u200d" and 0 < i < len(tag) - 1 and word[i - 1] and word[i + 1])
-            else " "
-            for i, c in enumerate(tag)
-        )
-        body = "".join(w[0].upper() + w[1:] for w in kept.split())
-        if not any(unicodedata.category(c)[0] == "L" for c in body) or body.casefold() in seen:
-            continue
-        seen.add(body.casefold())
-        out.append("#" + body)
-    return out
-
-
-_FORMATTER = string.Formatter()
-
-
-def render_template(template: str, release: Release, *, extra: Mapping[str, str] | None = None) -> str:
-    """Fill ``template``'s {fields} from ``release`` (and ``extra``, which may add or override).
-
-    Only plain names are allowed: no attribute or index access, no positional or nested
-    fields. Runs of blank lines left by empty fields collapse to one; the ends are stripped.
-    """
-    values = {
-        "title": release.title,
-        "summary": release.summary,
-        "url": release.url,
-        "agency": release.agency,
-        "hashtags": " ".join(hashtags(release.tags)),
-        "date": release.published.date().isoformat() if release.published else "",
-        "id": release.id,
-        **(extra or {}),
-    }
-
-    def refuse(why: str) -> PermanentError:
-        valid = ", ".join("{" + k + "}" for k in sorted(values))
-        return PermanentError(f"template: {why}; valid fields: {valid}")
-
-    try:
-        parsed = list(_FORMATTER.parse(template))
-    except ValueError as exc:
-        raise refuse(f"malformed ({exc})") from exc
-    out: list[str] = []
-    for literal, name, spec, conversion in parsed:
-        out.append(literal)
-        if name is None:
-            continue
-        if not name or name.isdigit():
-            raise refuse(f"positional field {{{name}}} is not allowed")
-        if "." in name or "[" in name:
-            raise refuse(f"field {{{name}}} uses attribute or index access, which is not allowed")
-        if name not in values:
-            raise refuse(f"unknown field {{{name}}}")
-        if spec and "{" in spec:
-            raise refuse(f"field {{{name}}} has a nested field in its format spec")
-        try:
-            out.append(format(_FORMATTER.convert_field(values[name], conversion), spec or ""))
-        except ValueError as exc:
-            raise refuse(f"field {{{name}}}: {exc}") from exc
-    return _BLANK_LINES.sub("\n\n", "".join(out)).strip()
-
-
-_SHORT = "{title}\n\n{summary}\n\n{url}\n\n{hashtags}"
-DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
-    "id": {"short": _SHORT, "long": "{title}\n\n{summary}\n\nSiaran pers {agency}\n{url}\n\n{hashtags}"},
-    "en": {
-        "short": _SHORT,
-        "long": "{title}\n\n{summary}\n\nPress release from {agency}\n{url}\n\n{hashtags}",
-    },
-}
-
-
-def template_for(locale: str, kind: str = "short") -> str:
-    """The default template of ``kind`` for ``locale`` ("id", "id-ID", ...); others get "en"."""
-    lang = "id" if locale.strip().lower().startswith("id") else "en"
-    try:
-        return DEFAULT_TEMPLATES[lang][kind]
-    except KeyError:
-        kinds = ", ".join(sorted(DEFAULT_TEMPLATES[lang]))
-        raise ValueError(f"unknown template kind {kind!r}; expected one of {kinds}") from None
