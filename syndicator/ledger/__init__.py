@@ -15,7 +15,8 @@ from collections.abc import Iterable
 
 from .deliveries import DeliveryRecords
 from .events import Event, EventRecords
-from .releases import GateRow, ReleaseRecords, StoredRelease, Summary
+from .releases import ReleaseRecords
+from .rows import GateRow, StoredRelease, Summary
 from .schema import SCHEMA_VERSION
 from .sourcestate import SourceState, SourceStateBuffer
 from .store import IN_KEYS, LedgerError, Pending, _key_list, utcnow

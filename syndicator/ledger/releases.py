@@ -4,80 +4,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, tzinfo
-from typing import Any
+from datetime import datetime
 
-from ..approval import GateResult, PinnedApproval, gate
+from ..approval import PinnedApproval
 from ..errors import ReleaseNotFound
 from ..models import Release
+from .rows import GateRow, StoredRelease, Summary, pack_release, unpack_release
 from .sourcestate import SourceStateBuffer
 from .store import IN_KEYS, Store, _dt, _iso, _key_list, utcnow
-
-
-@dataclass(frozen=True)
-class StoredRelease:
-    """A release as the ledger holds it, with its approval and gate facts."""
-
-    release: Release
-    first_seen: datetime
-    changed_at: datetime
-    pinned: PinnedApproval | None
-    hold_reason: str | None
-    due_since: datetime | None
-    retracted_at: datetime | None
-    retracted_by: str | None
-    retracted_reason: str | None
-    has_text: bool = True  # False once the text was let go (``keep_text``): only the hash is left
-
-    @property
-    def key(self) -> str:
-        return self.release.key
-
-    @property
-    def approved_hash(self) -> str | None:
-        return self.pinned.approved_hash if self.pinned else None
-
-    def verdict(self, now: datetime, zone: tzinfo | None = None) -> GateResult:
-        """The gate's answer for this release now; ``zone`` only changes how an embargo reads."""
-        publish_at = self.release.publish_at
-        return gate(
-            content_hash=self.release.content_hash,
-            approved_hash=self.approved_hash,
-            approved_by=self.pinned.approved_by if self.pinned else None,
-            hold_reason=self.hold_reason,
-            publish_at=publish_at.astimezone(zone) if publish_at and zone else publish_at,
-            retracted=self.retracted_at is not None,
-            now=now,
-            zone_label=f" ({zone})" if zone else "",
-        )
-
-
-@dataclass(frozen=True)
-class GateRow:
-    key: str
-    source: str
-    tags: tuple[str, ...]
-    content_hash: str
-    approved_hash: str | None
-    approved_by: str | None
-    hold_reason: str | None
-    publish_at: datetime | None
-    due_since: datetime | None
-    priority: str
-    has_text: bool = True
-
-
-@dataclass(frozen=True)
-class Summary:
-    """What the engine needs to tell whether a collected release changed, without parsing it."""
-
-    content_hash: str
-    pinned: PinnedApproval | None
-    hold_reason: str | None
-
 
 # The order releases go out in: urgent first, then by when each is (or was) due.
 _DISPATCH_ORDER = " ORDER BY (priority = 'urgent') DESC, COALESCE(publish_at, published, first_seen), key"
@@ -426,39 +361,6 @@ class ReleaseRecords(Store):
 
     def channels_first_seen(self) -> dict[str, datetime]:
         return {r["name"]: _dt(r["first_seen"]) or utcnow() for r in self._query("SELECT * FROM channels")}
-
-
-TEXT_FIELDS = ("summary", "body_html", "body_text")
-
-
-def pack_release(release: Release) -> tuple[bytes, bytes]:
-    """The release as stored: compressed JSON of its fields, and apart from them its text
-    (summary, body and its plain text), which may be let go once delivered. The plain text
-    is kept as collected: it compresses along with the HTML it mostly repeats (about 130
-    bytes a release), where deriving it again cost every delivery a tenth of a millisecond."""
-    fields = release.to_dict()
-    text = {k: fields.pop(k) for k in TEXT_FIELDS}
-    return _compress(fields), _compress(text)
-
-
-def _compress(fields: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode(), 6)
-
-
-def unpack_release(data: bytes | str, text: bytes | None = None, content_hash: str | None = None) -> Release:
-    """A stored release. Without its text (let go), it keeps the stored ``content_hash``, which
-    can no longer be computed from what is left."""
-    fields = json.loads(zlib.decompress(data) if isinstance(data, bytes) else data)
-    if text is not None:
-        fields.update(json.loads(zlib.decompress(text)))
-    if "body_text" not in fields:  # stored before the plain text was kept
-        from ..content import html_to_text
-
-        fields["body_text"] = html_to_text(fields.get("body_html") or "")
-    release = Release.from_dict(fields)
-    if text is None and content_hash and "body_html" not in fields:
-        release.__dict__["content_hash"] = content_hash  # the cached_property's slot
-    return release
 
 
 def _pinned(row: sqlite3.Row) -> PinnedApproval | None:
