@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_engine.py [--sizes 2500,5000,10000] [--fanout 1000] [--reps 3]
 
 Every figure is a whole `syndicator -q run` process (start-up included, as cron pays it),
-median of --reps. The channel is a webhook to a loopback sink that answers after
+median of --reps; after the folder's ticks, `status` and `releases list` over the archive, as
+an operator runs them. The channel is a webhook to a loopback sink that answers after
 --latency-ms (default 20 ms), like the shared harness's.
 """
 
@@ -85,9 +86,12 @@ def config(root: Path, url: str, concurrency: int) -> Path:
     return path
 
 
-def tick(cfg: Path) -> float:
+def tick(cfg: Path, *command: str) -> float:
+    """One ``syndicator`` process (``run`` unless another command is given), in seconds."""
     start = time.perf_counter()
-    subprocess.run([str(BIN), "-q", "--config", str(cfg), "run"], check=True)
+    subprocess.run(
+        [str(BIN), "-q", "--config", str(cfg), *(command or ("run",))], check=True, stdout=subprocess.DEVNULL
+    )
     return time.perf_counter() - start
 
 
@@ -102,7 +106,15 @@ def folder_scenario(size: int, sink: Sink) -> dict[str, float]:
         write_release(root / "releases", size)
         one_new = tick(cfg)
         state = (root / "state.db").stat().st_size
-    return {"cold": cold, "idle": idle, "one_new": one_new, "state_mb": state / 1e6}
+        status, listing = tick(cfg, "status"), tick(cfg, "releases", "list")  # what operators run
+    return {
+        "cold": cold,
+        "idle": idle,
+        "one_new": one_new,
+        "state_mb": state / 1e6,
+        "status": status,
+        "list": listing,
+    }
 
 
 def fanout_scenario(count: int, sink: Sink, concurrency: int) -> tuple[float, float]:
@@ -139,14 +151,17 @@ def main() -> None:
     fast, slow = Sink(0.0), Sink(a.latency_ms / 1000)
     for server in (fast, slow):
         threading.Thread(target=server.serve_forever, daemon=True).start()
-    print("| releases in the folder | cold tick s | per 1,000 s | idle tick s | one new file s | state MB |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| releases in the folder | cold tick s | per 1,000 s | idle tick s | one new file s | state MB "
+        "| `status` s | `releases list` s |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for size in (int(s) for s in a.sizes.split(",")):
         runs = [folder_scenario(size, fast) for _ in range(a.reps)]
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         print(
             f"| {size:,} | {med['cold']:.2f} | {med['cold'] / size * 1000:.2f} | {med['idle']:.2f} "
-            f"| {med['one_new']:.2f} | {med['state_mb']:.1f} |"
+            f"| {med['one_new']:.2f} | {med['state_mb']:.1f} | {med['status']:.2f} | {med['list']:.2f} |"
         )
     rates = [fanout_scenario(a.fanout, slow, 8) for _ in range(a.reps)]
     print(

@@ -6,12 +6,13 @@ Computed from the ledger with the same gate the engine uses, so `releases list` 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from .config import Config
-from .ledger import Ledger, StoredRelease
+from .ledger import DeliveryFacts, Ledger, ReleaseFacts, StoredRelease
 from .models import NEEDS_OPERATOR, Delivery, DeliveryState
 
 #: Release states, as `releases list --state` accepts them.
@@ -20,17 +21,20 @@ STATES = ("held", "due", "retrying", "attention", "published", "retracted", "unr
 
 @dataclass(frozen=True)
 class ReleaseStatus:
-    stored: StoredRelease
+    stored: StoredRelease | ReleaseFacts  # the whole release, or only what its row says
     state: str  # one of STATES
     reason: str  # why held, or what needs attention
     routed: tuple[str, ...]  # enabled channels that take this release
-    deliveries: dict[str, Delivery]
+    deliveries: Mapping[str, Delivery | DeliveryFacts]  # Delivery when whole
 
     @property
     def key(self) -> str:
         return self.stored.key
 
     def to_dict(self) -> dict[str, Any]:
+        deliveries = {n: d for n, d in self.deliveries.items() if isinstance(d, Delivery)}
+        if not isinstance(self.stored, StoredRelease) or len(deliveries) < len(self.deliveries):
+            raise TypeError("to_dict needs the whole release: release_statuses(..., whole=True)")
         r = self.stored.release
         return {
             "key": r.key,
@@ -51,29 +55,29 @@ class ReleaseStatus:
                     "error": d.last_error,
                     "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else None,
                 }
-                for name, d in self.deliveries.items()
+                for name, d in deliveries.items()
             },
         }
 
 
 def release_status(
-    stored: StoredRelease,
-    deliveries: list[Delivery],
+    stored: StoredRelease | ReleaseFacts,
+    deliveries: Sequence[Delivery | DeliveryFacts],
     config: Config,
     now: datetime,
     first_seen: dict[str, datetime] | None = None,
     quota_waits: dict[str, str] | None = None,
 ) -> ReleaseStatus:
-    release = stored.release
     by_channel = {d.channel: d for d in deliveries}
     seen = first_seen or {}
 
     def takes(name: str) -> bool:
         cfg = config.channels[name]
-        if not cfg.enabled or not cfg.routes(release.source, release.tags):
+        if not cfg.enabled or not cfg.routes(stored.source, stored.tags):
             return False
-        added = seen.get(name)
-        # A channel added after this release was due does not backfill it (unless configured).
+        # A channel added after this release was due does not backfill it (unless configured);
+        # one no run has seen yet will be first seen by the next run, after ``now``.
+        added = seen.get(name, now if first_seen is not None else None)
         return (
             cfg.backfill
             or name in by_channel
@@ -106,16 +110,23 @@ def release_status(
 
 
 def release_statuses(
-    ledger: Ledger, config: Config, now: datetime, *, source: str | None = None
+    ledger: Ledger, config: Config, now: datetime, *, source: str | None = None, whole: bool = False
 ) -> list[ReleaseStatus]:
-    deliveries: dict[str, list[Delivery]] = {}
-    for d in ledger.deliveries():
+    """Where every release stands, newest first. Each status carries what the rows say
+    (:class:`ReleaseFacts`, :class:`DeliveryFacts`), or with ``whole`` (for ``to_dict``) the
+    unpacked release and every delivery with its receipt and times, which costs an archive
+    of ten thousand releases a second or more."""
+    deliveries: dict[str, list[Delivery | DeliveryFacts]] = {}
+    for d in ledger.deliveries() if whole else ledger.delivery_facts():
         deliveries.setdefault(d.release_key, []).append(d)
     first_seen = ledger.channels_first_seen()
     waits = quota_waits(ledger, config, now)
+    releases: list[StoredRelease] | list[ReleaseFacts] = (
+        ledger.releases(source=source, text=False) if whole else ledger.release_facts(source=source)
+    )
     return [
         release_status(stored, deliveries.get(stored.key, []), config, now, first_seen, waits)
-        for stored in ledger.releases(source=source)
+        for stored in releases
     ]
 
 

@@ -61,7 +61,7 @@ def releases_list(app: App, source: str | None, state: str | None, as_json: bool
     from ..status import release_statuses
 
     with app.ledger() as ledger:
-        items = release_statuses(ledger, app.config(), utcnow(), source=source)
+        items = release_statuses(ledger, app.config(), utcnow(), source=source, whole=as_json)
     items = [s for s in items if state is None or s.state == state]
     if as_json:
         echo_json([s.to_dict() for s in items])
@@ -72,7 +72,7 @@ def releases_list(app: App, source: str | None, state: str | None, as_json: bool
     zone = app.config().timezone
     rows = []
     for s in items:
-        r = s.stored.release
+        r = s.stored
         date = r.published.astimezone(zone).strftime("%Y-%m-%d %H:%M") if r.published else ""
         why = f": {s.reason}" if s.reason and s.state != "due" else ""
         rows.append([r.key, date, _short(r.title, 48), s.state + why])
@@ -90,13 +90,8 @@ def releases_show(app: App, release: str, as_json: bool) -> None:
 
     with app.ledger() as ledger:
         stored = ledger.find_release(release)
-        s = release_status(
-            stored,
-            ledger.deliveries(release_key=stored.key),
-            app.config(),
-            utcnow(),
-            ledger.channels_first_seen(),
-        )
+        deliveries = ledger.deliveries(release_key=stored.key)
+        s = release_status(stored, deliveries, app.config(), utcnow(), ledger.channels_first_seen())
     if as_json:
         data = s.to_dict()
         data["release"] = stored.release.to_dict()
@@ -123,17 +118,17 @@ def releases_show(app: App, release: str, as_json: bool) -> None:
             click.echo(f"{label + ':':<13}{value}")
     if r.summary:
         click.echo(f"\n{r.summary}")
-    if s.deliveries:
+    if deliveries:
         click.echo()
         rows = [
             [
-                name,
+                d.channel,
                 CELL.get(str(d.state), str(d.state)),
                 str(d.attempts),
                 d.receipt.url if d.receipt else "",
                 _short(d.last_error, 60),
             ]
-            for name, d in sorted(s.deliveries.items())
+            for d in sorted(deliveries, key=lambda d: d.channel)
         ]
         table(rows, ["CHANNEL", "STATE", "ATTEMPTS", "URL", "ERROR"])
 
@@ -153,7 +148,7 @@ def status(app: App, as_json: bool, show_all: bool) -> None:
 
     config = app.config()
     with app.ledger() as ledger:
-        items = release_statuses(ledger, config, utcnow())
+        items = release_statuses(ledger, config, utcnow(), whole=as_json)
         counts = ledger.counts()
         waits = quota_waits(ledger, config, utcnow())
     attention = [s for s in items if s.state == "attention"]

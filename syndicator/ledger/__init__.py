@@ -16,18 +16,20 @@ from collections.abc import Iterable
 from .deliveries import DeliveryRecords
 from .events import Event, EventRecords
 from .releases import ReleaseRecords
-from .rows import GateRow, StoredRelease, Summary
+from .rows import DeliveryFacts, GateRow, ReleaseFacts, StoredRelease, Summary
 from .schema import SCHEMA_VERSION
 from .sourcestate import SourceState, SourceStateBuffer
 from .store import IN_KEYS, LedgerError, Pending, _key_list, utcnow
 
 __all__ = [
     "SCHEMA_VERSION",
+    "DeliveryFacts",
     "Event",
     "GateRow",
     "Ledger",
     "LedgerError",
     "Pending",
+    "ReleaseFacts",
     "SourceState",
     "SourceStateBuffer",
     "StoredRelease",

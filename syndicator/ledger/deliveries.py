@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import SyndicatorError
 from ..models import Action, Delivery, DeliveryState, Receipt
+from .rows import DeliveryFacts
 from .store import IN_KEYS, Pending, Store, _dt, _iso, _key_list
 
 
@@ -59,6 +60,14 @@ class DeliveryRecords(Store):
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._query(f"SELECT * FROM deliveries{where} ORDER BY release_key, channel", params)
         return [self._delivery(r) for r in rows]
+
+    def delivery_facts(self) -> list[DeliveryFacts]:
+        """Every delivery's state and last error, ordered as :meth:`deliveries` orders them."""
+        states = {str(s): s for s in DeliveryState}
+        rows = self._query(
+            "SELECT release_key, channel, state, last_error FROM deliveries ORDER BY release_key, channel"
+        )
+        return [DeliveryFacts(key, channel, states[state], error) for key, channel, state, error in rows]
 
     def delivery_index(self, keys: Iterable[str]) -> dict[tuple[str, str], tuple[str, str]]:
         """(release, channel) -> (state, content hash) for each delivery of ``keys``, for planning."""

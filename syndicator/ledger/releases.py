@@ -10,13 +10,17 @@ from datetime import datetime
 from ..approval import PinnedApproval
 from ..errors import ReleaseNotFound
 from ..models import Release
-from .rows import GateRow, StoredRelease, Summary, pack_release, unpack_release
+from .rows import GateRow, ReleaseFacts, StoredRelease, Summary, pack_release, unpack_release
 from .sourcestate import SourceStateBuffer
 from .store import IN_KEYS, Store, _dt, _iso, _key_list, utcnow
 
 # The order releases go out in: urgent first, then by when each is (or was) due.
 _DISPATCH_ORDER = " ORDER BY (priority = 'urgent') DESC, COALESCE(publish_at, published, first_seen), key"
 _SELECT = "SELECT releases.*, release_text.data AS text FROM releases LEFT JOIN release_text USING (key)"
+# The same rows without the text: whether it is kept, but not the text itself.
+_SELECT_FACTS = (
+    "SELECT releases.*, NULL AS text, releases.key IN (SELECT key FROM release_text) AS kept FROM releases"
+)
 
 
 class ReleaseRecords(Store):
@@ -171,7 +175,9 @@ class ReleaseRecords(Store):
             )
         return outcome
 
-    def _stored(self, row: sqlite3.Row) -> StoredRelease:
+    def _stored(self, row: sqlite3.Row, kept: bool | None = None) -> StoredRelease:
+        """The release in ``row``; ``kept`` says whether its text is kept when the row was
+        read without it (``_SELECT_FACTS``)."""
         pinned = _pinned(row)
         first_seen = _dt(row["first_seen"])
         changed_at = _dt(row["changed_at"])
@@ -187,7 +193,7 @@ class ReleaseRecords(Store):
             retracted_at=_dt(row["retracted_at"]),
             retracted_by=row["retracted_by"],
             retracted_reason=row["retracted_reason"],
-            has_text=text is not None,
+            has_text=text is not None if kept is None else kept,
         )
 
     def release(self, key: str) -> StoredRelease | None:
@@ -209,15 +215,60 @@ class ReleaseRecords(Store):
                 raise ReleaseNotFound(f"{ref!r} matches several releases: {names}; give the full key")
         raise ReleaseNotFound(f"no release {ref!r} in the ledger (see `syndicator releases list`)")
 
-    def releases(self, *, source: str | None = None, limit: int | None = None) -> list[StoredRelease]:
-        sql, params = _SELECT, []
+    def releases(
+        self, *, source: str | None = None, limit: int | None = None, text: bool = True
+    ) -> list[StoredRelease]:
+        """Releases, newest first. With ``text=False`` each comes without its summary and body,
+        and keeps the content hash its row records (it cannot be computed without them): what
+        listing thousands of releases needs, without unpacking as many texts."""
+        sql, params = (_SELECT if text else _SELECT_FACTS), []
         if source:
             sql += " WHERE source = ?"
             params.append(source)
         sql += " ORDER BY COALESCE(published, first_seen) DESC, key"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [self._stored(r) for r in self._query(sql, params)]
+        rows = self._query(sql, params)
+        return [self._stored(r) for r in rows] if text else [self._stored(r, bool(r["kept"])) for r in rows]
+
+    def release_facts(self, *, source: str | None = None) -> list[ReleaseFacts]:
+        """Every release as its row tells it, newest first, none of them unpacked: a listing
+        of an archive of thousands costs a few microseconds a release."""
+        sql, params = (
+            "SELECT key, source, title, tags, published, publish_at, content_hash, first_seen,"
+            " approved_by, approved_at, approved_hash, approval_origin, approval_identity,"
+            " hold_reason, due_since, retracted_at, retracted_reason FROM releases",
+            [],
+        )
+        if source:
+            sql += " WHERE source = ?"
+            params.append(source)
+        sql += " ORDER BY COALESCE(published, first_seen) DESC, key"
+        tags: dict[str, tuple[str, ...]] = {}  # releases share a few tag sets: parse each once
+        result = []
+        for r in self._query(sql, params):
+            if (tag_text := r["tags"]) not in tags:
+                tags[tag_text] = tuple(json.loads(tag_text))
+            first_seen = _dt(r["first_seen"])
+            assert first_seen is not None
+            result.append(
+                ReleaseFacts(
+                    key=r["key"],
+                    source=r["source"],
+                    title=r["title"],
+                    tags=tags[tag_text],
+                    published=_dt(r["published"]),
+                    publish_at=_dt(r["publish_at"]),
+                    content_hash=r["content_hash"],
+                    first_seen=first_seen,
+                    pinned=_pinned(r),
+                    hold_reason=r["hold_reason"],
+                    due_since=_dt(r["due_since"]),
+                    retracted_at=_dt(r["retracted_at"]),
+                    retracted_reason=r["retracted_reason"],
+                )
+            )
+        return result
 
     def approved_releases(self) -> list[StoredRelease]:
         """Releases whose approval matches their content and that are not retracted."""

@@ -1,5 +1,5 @@
-"""What the ledger hands out about a release (:class:`StoredRelease`, the gate's
-:class:`GateRow`, the collector's :class:`Summary`), and how a release is packed into its
+"""What the ledger hands out about a release (:class:`StoredRelease`, the listing's
+:class:`ReleaseFacts` and :class:`DeliveryFacts`, the gate's :class:`GateRow`, the collector's :class:`Summary`), and how a release is packed into its
 row: compressed JSON, with its text apart so that it can be let go (``keep_text``)."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import json
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..approval import GateResult, PinnedApproval, gate
-from ..models import Release
+from ..models import DeliveryState, Release
 
 
 @dataclass(frozen=True)
@@ -34,22 +34,88 @@ class StoredRelease:
         return self.release.key
 
     @property
+    def source(self) -> str:
+        return self.release.source
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self.release.tags
+
+    @property
+    def title(self) -> str:
+        return self.release.title
+
+    @property
+    def published(self) -> datetime | None:
+        return self.release.published
+
+    @property
     def approved_hash(self) -> str | None:
         return self.pinned.approved_hash if self.pinned else None
 
     def verdict(self, now: datetime, zone: tzinfo | None = None) -> GateResult:
-        """The gate's answer for this release now; ``zone`` only changes how an embargo reads."""
-        publish_at = self.release.publish_at
-        return gate(
-            content_hash=self.release.content_hash,
-            approved_hash=self.approved_hash,
-            approved_by=self.pinned.approved_by if self.pinned else None,
-            hold_reason=self.hold_reason,
-            publish_at=publish_at.astimezone(zone) if publish_at and zone else publish_at,
-            retracted=self.retracted_at is not None,
-            now=now,
-            zone_label=f" ({zone})" if zone else "",
-        )
+        """The gate's answer for this release now, for its content as it is (the hash computed
+        from it); ``zone`` only changes how an embargo reads."""
+        return _verdict(self.release.content_hash, self.release.publish_at, self, now, zone)
+
+
+@dataclass(frozen=True)
+class ReleaseFacts:
+    """What a release's row says without unpacking the release: enough to tell where it
+    stands (``syndicator.status``) and to list it, for thousands of releases at a time."""
+
+    key: str
+    source: str
+    title: str
+    tags: tuple[str, ...]
+    published: datetime | None
+    publish_at: datetime | None
+    content_hash: str  # as recorded when the release was stored
+    first_seen: datetime
+    pinned: PinnedApproval | None
+    hold_reason: str | None
+    due_since: datetime | None
+    retracted_at: datetime | None
+    retracted_reason: str | None
+
+    @property
+    def approved_hash(self) -> str | None:
+        return self.pinned.approved_hash if self.pinned else None
+
+    def verdict(self, now: datetime, zone: tzinfo) -> GateResult:
+        """The gate's answer now, for the content hash the row records (as the engine's gate
+        reads it, :class:`GateRow`). The row keeps times in UTC, so an embargo is said in
+        ``zone`` (the config's), as the whole release's own offset is not kept."""
+        return _verdict(self.content_hash, self.publish_at, self, now, zone)
+
+
+class DeliveryFacts(NamedTuple):
+    """Where a delivery stands, as its row tells it: what listing the deliveries of an archive
+    needs, without the receipt and times a :class:`~syndicator.models.Delivery` reads."""
+
+    release_key: str
+    channel: str
+    state: DeliveryState
+    last_error: str
+
+
+def _verdict(
+    content_hash: str,
+    publish_at: datetime | None,
+    row: StoredRelease | ReleaseFacts,
+    now: datetime,
+    zone: tzinfo | None,
+) -> GateResult:
+    return gate(
+        content_hash=content_hash,
+        approved_hash=row.approved_hash,
+        approved_by=row.pinned.approved_by if row.pinned else None,
+        hold_reason=row.hold_reason,
+        publish_at=publish_at.astimezone(zone) if publish_at and zone else publish_at,
+        retracted=row.retracted_at is not None,
+        now=now,
+        zone_label=f" ({zone})" if zone else "",
+    )
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ def build_report(
     if start > now:
         raise ValueError(f"{month} has not begun yet")
     as_of = min(now, end)
-    stored = {s.key: s for s in ledger.releases() if s.first_seen < as_of}
+    stored = {s.key: s for s in ledger.releases(text=False) if s.first_seen < as_of}
     trails = _trails(
         ledger.events(limit=None, until=as_of + timedelta(microseconds=1)), stored, zone, start, end
     )
