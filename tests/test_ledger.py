@@ -114,6 +114,23 @@ def test_store_reports_outcomes_in_order(ledger: Ledger) -> None:
 # -- the event log --------------------------------------------------------------------------------
 
 
+def test_the_event_log_reads_in_batches_exactly_as_at_once(ledger: Ledger) -> None:
+    """``iter_events`` (what ``export`` streams) gives the same events as ``events`` over the
+    same days, across batch boundaries and at the edges of the period."""
+    for day in range(5):
+        at = NOW + timedelta(days=day)
+        ledger.store_releases([(release(f"r{day}"), None, "held")], at)
+        ledger.approve(f"news/r{day}", "Kepala Dinas", at + timedelta(hours=1))
+    since, until = NOW + timedelta(days=1), NOW + timedelta(days=3, hours=1)
+    expected = ledger.events(since=since, until=until, limit=None)
+    # collected, held, approved: days 1 and 2 whole, day 3 up to its approval (not included)
+    assert [e.event for e in expected] == ["collected", "held", "approved"] * 2 + ["collected", "held"]
+    for batch in (1, 2, 5, 100):
+        assert list(ledger.iter_events(since=since, until=until, batch=batch)) == expected
+    assert list(ledger.iter_events(batch=3)) == ledger.events(limit=None)
+    assert list(ledger.iter_events(since=NOW + timedelta(days=9))) == []
+
+
 def test_the_event_log_cannot_be_edited_or_deleted(ledger: Ledger, path: Path) -> None:
     ledger.store_releases([(release(), None, "held")], NOW)
     with closing_connection(path) as raw:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
@@ -137,18 +138,20 @@ def export(app: App, since: str, until: str | None, fmt: str, output: TextIO) ->
     from ..ledger import Event
 
     start, end = _day(since, False), _day(until, True)
-    with app.ledger() as ledger:
-        events = ledger.events(since=start, until=end, limit=None)
+    write: Callable[[dict[str, Any]], object]
     if fmt == "jsonl":
-        for e in events:
-            output.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
+        write = lambda row: output.write(json.dumps(row, ensure_ascii=False) + "\n")  # noqa: E731
     else:
         writer = csv.DictWriter(output, fieldnames=list(Event.FIELDS), lineterminator="\n")
         writer.writeheader()
-        for e in events:
-            writer.writerow(e.to_dict())
+        write = writer.writerow
+    written = 0
+    with app.ledger() as ledger:
+        for event in ledger.iter_events(since=start, until=end):  # streamed: a year's trail is big
+            write(event.to_dict())
+            written += 1
     if getattr(output, "name", "-") not in ("-", "<stdout>"):
-        click.echo(f"{len(events)} events written", err=True)
+        click.echo(f"{written} events written", err=True)
 
 
 @click.command()

@@ -4,7 +4,8 @@ transitions themselves (``Store._event``), in the same transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -62,6 +63,24 @@ class Event:
         }
 
 
+def _event(r: sqlite3.Row) -> Event:
+    return Event(
+        r["id"],
+        _dt(r["at"]) or utcnow(),
+        r["release_key"],
+        r["channel"],
+        r["actor"],
+        r["event"],
+        r["state"],
+        r["content_hash"],
+        r["payload_hash"],
+        r["detail"],
+        r["attempt"],
+        r["remote_id"],
+        r["url"],
+    )
+
+
 class EventRecords(Store):
     """Reading the append-only event log; keeping the alerts."""
 
@@ -89,24 +108,24 @@ class EventRecords(Store):
         rows = self._query(
             f"SELECT * FROM events{where} ORDER BY id DESC{tail}", [*params, *([limit] if limit else [])]
         )
-        return [
-            Event(
-                r["id"],
-                _dt(r["at"]) or utcnow(),
-                r["release_key"],
-                r["channel"],
-                r["actor"],
-                r["event"],
-                r["state"],
-                r["content_hash"],
-                r["payload_hash"],
-                r["detail"],
-                r["attempt"],
-                r["remote_id"],
-                r["url"],
+        return [_event(r) for r in reversed(rows)]
+
+    def iter_events(
+        self, *, since: datetime | None = None, until: datetime | None = None, batch: int = 5000
+    ) -> Iterator[Event]:
+        """Every event in [since, until), oldest first, read ``batch`` at a time: an export of
+        years of an archive's trail holds one batch in memory, not the whole trail, and other
+        threads are not kept from the ledger while it is written out."""
+        after = 0
+        while True:
+            rows = self._query(
+                "SELECT * FROM events WHERE id > ? AND at >= ? AND at < ? ORDER BY id LIMIT ?",
+                (after, _iso(since) or "", _iso(until) or "9999", batch),
             )
-            for r in reversed(rows)
-        ]
+            yield from map(_event, rows)
+            if len(rows) < batch:
+                return
+            after = rows[-1]["id"]
 
     def open_alerts(self, current: list[tuple[str, str]], now: datetime) -> set[str]:
         """Record the problems that exist now; clear the ones that went away. Returns the
