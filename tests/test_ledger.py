@@ -131,6 +131,20 @@ def test_the_event_log_reads_in_batches_exactly_as_at_once(ledger: Ledger) -> No
     assert list(ledger.iter_events(since=NOW + timedelta(days=9))) == []
 
 
+def test_the_releases_a_period_touched_are_those_first_seen_or_with_an_event_in_it(ledger: Ledger) -> None:
+    """What a monthly report reads: a release collected before the period counts when its
+    approval (or any other event) falls in it; one untouched in it is not read at all."""
+    for day in range(4):
+        ledger.store_releases([(release(f"r{day}"), None, "held")], NOW + timedelta(days=day))
+    ledger.approve("news/r0", "Kepala Dinas", NOW + timedelta(days=2, hours=3))
+    since, until = NOW + timedelta(days=2), NOW + timedelta(days=3)
+    assert ledger.releases_touched(since, until) == {"news/r0", "news/r2"}
+    assert ledger.releases_touched(NOW + timedelta(days=9), NOW + timedelta(days=10)) == set()
+    picked = ledger.releases(keys=["news/r2", "news/r0", "news/nowhere"], text=False)
+    assert [s.key for s in picked] == ["news/r2", "news/r0"]  # newest first, as ever
+    assert ledger.releases(keys=[]) == []
+
+
 def test_the_event_log_cannot_be_edited_or_deleted(ledger: Ledger, path: Path) -> None:
     ledger.store_releases([(release(), None, "held")], NOW)
     with closing_connection(path) as raw:

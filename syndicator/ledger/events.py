@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .store import Store, _dt, _iso, utcnow
+from .store import IN_KEYS, Store, _dt, _iso, _key_list, utcnow
 
 
 @dataclass(frozen=True)
@@ -111,16 +111,24 @@ class EventRecords(Store):
         return [_event(r) for r in reversed(rows)]
 
     def iter_events(
-        self, *, since: datetime | None = None, until: datetime | None = None, batch: int = 5000
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        release_keys: Iterable[str] | None = None,
+        batch: int = 5000,
     ) -> Iterator[Event]:
-        """Every event in [since, until), oldest first, read ``batch`` at a time: an export of
-        years of an archive's trail holds one batch in memory, not the whole trail, and other
-        threads are not kept from the ledger while it is written out."""
+        """Every event in [since, until) (of ``release_keys`` only, if given), oldest first,
+        read ``batch`` at a time: an export of years of an archive's trail holds one batch in
+        memory, not the whole trail, and other threads are not kept from the ledger while it
+        is written out."""
+        only = "" if release_keys is None else " AND release_key" + IN_KEYS
+        keys = () if release_keys is None else (_key_list(release_keys),)
         after = 0
         while True:
             rows = self._query(
-                "SELECT * FROM events WHERE id > ? AND at >= ? AND at < ? ORDER BY id LIMIT ?",
-                (after, _iso(since) or "", _iso(until) or "9999", batch),
+                f"SELECT * FROM events WHERE id > ? AND at >= ? AND at < ?{only} ORDER BY id LIMIT ?",
+                (after, _iso(since) or "", _iso(until) or "9999", *keys, batch),
             )
             yield from map(_event, rows)
             if len(rows) < batch:

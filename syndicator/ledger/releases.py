@@ -216,20 +216,42 @@ class ReleaseRecords(Store):
         raise ReleaseNotFound(f"no release {ref!r} in the ledger (see `syndicator releases list`)")
 
     def releases(
-        self, *, source: str | None = None, limit: int | None = None, text: bool = True
+        self,
+        *,
+        source: str | None = None,
+        keys: Iterable[str] | None = None,
+        limit: int | None = None,
+        text: bool = True,
     ) -> list[StoredRelease]:
-        """Releases, newest first. With ``text=False`` each comes without its summary and body,
-        and keeps the content hash its row records (it cannot be computed without them): what
-        listing thousands of releases needs, without unpacking as many texts."""
+        """Releases (of ``source``, or only ``keys``), newest first. With ``text=False`` each
+        comes without its summary and body, and keeps the content hash its row records (it
+        cannot be computed without them): what reading thousands of releases needs, without
+        unpacking as many texts."""
         sql, params = (_SELECT if text else _SELECT_FACTS), []
+        clauses = []
         if source:
-            sql += " WHERE source = ?"
+            clauses.append("source = ?")
             params.append(source)
+        if keys is not None:
+            clauses.append("releases.key" + IN_KEYS)
+            params.append(_key_list(keys))
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY COALESCE(published, first_seen) DESC, key"
         if limit:
             sql += f" LIMIT {int(limit)}"
         rows = self._query(sql, params)
         return [self._stored(r) for r in rows] if text else [self._stored(r, bool(r["kept"])) for r in rows]
+
+    def releases_touched(self, since: datetime, until: datetime) -> set[str]:
+        """The releases first seen, or with any event, in [since, until): all that a report of
+        that period can count, whatever the size of the archive before it."""
+        rows = self._query(
+            "SELECT key FROM releases WHERE first_seen >= ?1 AND first_seen < ?2"
+            " UNION SELECT release_key FROM events WHERE at >= ?1 AND at < ?2 AND release_key IS NOT NULL",
+            (_iso(since), _iso(until)),
+        )
+        return {str(r[0]) for r in rows}
 
     def release_facts(self, *, source: str | None = None) -> list[ReleaseFacts]:
         """Every release as its row tells it, newest first, none of them unpacked: a listing

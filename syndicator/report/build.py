@@ -97,12 +97,14 @@ def build_report(
     if start > now:
         raise ValueError(f"{month} has not begun yet")
     as_of = min(now, end)
-    stored = {s.key: s for s in ledger.releases(text=False) if s.first_seen < as_of}
-    trails = _trails(
-        ledger.events(limit=None, until=as_of + timedelta(microseconds=1)), stored, zone, start, end
-    )
+    through = as_of + timedelta(microseconds=1)  # what the ledger holds up to as_of, inclusive
+    # Only a release first seen, or with an event, in the month can be counted in it: the
+    # others are never read, so a month of an archive of years costs about what the month holds.
+    touched = ledger.releases_touched(start, min(end, through))
+    stored = {s.key: s for s in ledger.releases(keys=touched, text=False) if s.first_seen < as_of}
+    trails = _trails(ledger.iter_events(until=through, release_keys=stored), stored, zone, start, end)
     deliveries: dict[str, list[Delivery]] = {}
-    for d in ledger.deliveries():
+    for d in ledger.deliveries(release_keys=stored):
         deliveries.setdefault(d.release_key, []).append(d)
     channel_seen = ledger.channels_first_seen()
 
