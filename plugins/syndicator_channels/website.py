@@ -12,6 +12,8 @@ Layout under ``output``::
     feed.xml (Atom 1.0), feed.json (JSON Feed 1.1)
     sitemap.xml                 only with base_url (a sitemap needs absolute URLs)
     .syndicator/releases/<slug>.json   the data records finish() rebuilds indexes from
+    .syndicator/pages.sha256    what the release pages were rendered with (options, templates,
+                                code): finish() renders them all again only when it changes
 
 A retraction (``delete``) keeps the release's page, under a notice and ``noindex``, so links to
 it still explain what happened; the release leaves every index, feed, search and sitemap.
@@ -70,6 +72,7 @@ __all__ = [
 ]
 
 RECORDS = ".syndicator/releases"
+BUILT_WITH = ".syndicator/pages.sha256"  # what every release page on disk was rendered with
 PAGE = re.compile(r"releases/[a-z0-9-]+\.html")
 INDEX_DIRS = ("page", "agency", "tag", "archive")  # finish() owns these; stale pages in them are removed
 STATIC = ("style.css", "search.js", "favicon.svg")  # copied from templates/ as they are
@@ -203,7 +206,17 @@ class WebsiteChannel(Channel):
         site = Site(ctx)
         found = list(self._records(out, ctx))
         records = sorted((r for r, _ in found), key=lambda r: sort_key(r[0], ctx.timezone))
-        files = site.build(records, frozenset(r[1] for r, retracted in found if retracted))
+        retracted = frozenset(r[1] for r, gone in found if gone)
+        # publish and delete write their own release page; finish renders them all again only
+        # when what every page is made from changed (a title, a template, this code), which
+        # in an archive of thousands is most of a tick's work.
+        inputs = _page_inputs(ctx)
+        current = _read(out / BUILT_WITH) == inputs
+        files = site.build(records, retracted, release_pages=not current)
+        if current:
+            for rel, path, media, sizes in records:
+                if not (out / path).is_file():  # lost since (deleted by hand): made again
+                    files[path] = site.release_page(rel, path, media, sizes, retracted=path in retracted)
         for name in STATIC:
             files[name] = (TEMPLATES / name).read_text(encoding="utf-8")
         for path, text in files.items():
@@ -211,6 +224,7 @@ class WebsiteChannel(Channel):
         if "sitemap.xml" not in files and remove_file(out / "sitemap.xml"):
             ctx.logger.info("website: removed sitemap.xml (no base_url to make absolute URLs)")
         self._remove_stale(out, files, ctx)
+        write_if_changed(out / BUILT_WITH, inputs.encode("ascii"))  # only once every page is written
 
     # -- finish helpers
 
@@ -239,6 +253,27 @@ class WebsiteChannel(Channel):
             for file in sorted((out / folder).glob("*.html")):
                 if f"{folder}/{file.name}" not in files and remove_file(file):
                     ctx.logger.info("website: removed stale %s", file)
+
+
+def _page_inputs(ctx: ChannelContext) -> str:
+    """A digest of all a release page is made from besides its own record: the channel's
+    options, the time zone, the templates and the code that renders them."""
+    import syndicator
+
+    digest = hashlib.sha256()
+    settings = {"options": dict(ctx.options), "zone": str(ctx.timezone), "core": syndicator.__version__}
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode("utf-8"))
+    here = Path(__file__).parent
+    for file in (*sorted(TEMPLATES.iterdir()), here / "website_build.py", here / "website_common.py"):
+        digest.update(file.name.encode("utf-8") + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="ascii")
+    except (OSError, ValueError):
+        return None
 
 
 @hookimpl

@@ -188,18 +188,23 @@ class Site:
 
     # -- every index
 
-    def build(self, records: list[Record], retracted: frozenset[str] = frozenset()) -> dict[str, str]:
+    def build(
+        self, records: list[Record], retracted: frozenset[str] = frozenset(), *, release_pages: bool = True
+    ) -> dict[str, str]:
         """Every file ``finish`` writes, by path relative to the site root.
 
         Pages in ``retracted`` are rewritten with their notice but listed nowhere: not in the
-        indexes, the archive, the search, the feeds or the sitemap.
+        indexes, the archive, the search, the feeds or the sitemap. With ``release_pages``
+        False the release pages are left out (the caller knows the ones on disk are current);
+        the sitemap still lists them.
         """
         lang = self.language
         t = labels(lang)
         files: dict[str, str] = {}
-        for rel, path, media, sizes in records:
-            # release pages too, so a new site title or template reaches every page
-            files[path] = self.release_page(rel, path, media, sizes, retracted=path in retracted)
+        if release_pages:
+            for rel, path, media, sizes in records:
+                # release pages too, so a new site title or template reaches every page
+                files[path] = self.release_page(rel, path, media, sizes, retracted=path in retracted)
         records = [r for r in records if r[1] not in retracted]
         items = [self.item(rel, path, media, sizes, lang) for rel, path, media, sizes in records]
 
@@ -309,7 +314,10 @@ class Site:
         files["feed.xml"] = self.atom(feed_records)
         files["feed.json"] = self.json_feed(feed_records)
         if self.base_url:
-            files["sitemap.xml"] = self.sitemap([p for p in files if p not in retracted], records)
+            pages = [*(r[1] for r in records), *files]  # ``records`` lists no retracted page now
+            files["sitemap.xml"] = self.sitemap(
+                [p for p in dict.fromkeys(pages) if p not in retracted], records
+            )
         return files
 
     # -- feeds, sitemap

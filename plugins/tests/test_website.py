@@ -710,3 +710,47 @@ def test_a_website_only_run_loads_no_http_stack(tmp_path: Path) -> None:
     )
     assert done.stdout.split("\n")[:2] == ["[]", "[]"]  # nor the modules of channels it does not use
     assert (tmp_path / "site" / "index.html").exists()
+
+
+def test_finish_leaves_current_release_pages_and_builds_the_same_site_as_a_full_rebuild(
+    tmp_path: Path, releases: list[Release]
+) -> None:
+    """A later finish renders the indexes, not every release page again (publish and delete
+    wrote theirs): the site is byte for byte the one a full rebuild makes, through new
+    releases, an edit and a retraction; a page lost on disk is made again."""
+    from dataclasses import replace
+
+    from syndicator_channels.website import BUILT_WITH
+
+    def operate(root: Path, full: bool) -> dict[str, bytes]:
+        ctx = make_ctx(root, base_url="https://ppid.example.go.id")
+        channel, site = WebsiteChannel(), root / "site"
+
+        def finish() -> None:
+            if full:
+                (site / BUILT_WITH).unlink(missing_ok=True)  # as if every page needed rendering
+            channel.finish(ctx)
+
+        receipts = {}
+        for batch in (
+            releases[:2],
+            releases[2:4],
+            [replace(releases[1], title="Judul diperbaiki")],
+            releases[4:],
+        ):
+            for release in batch:
+                receipts[release.key] = channel.publish(channel.render(release, ctx), ctx)
+            finish()
+        channel.delete(receipts[releases[2].key], ctx)
+        finish()
+        return {path: data for path, (data, _) in snapshot(site).items() if path != BUILT_WITH}
+
+    incremental, full = operate(tmp_path / "a", False), operate(tmp_path / "b", True)
+    assert incremental == full
+    assert "Judul diperbaiki" in incremental[f"releases/{release_slug(releases[1])}.html"].decode()
+
+    site, ctx = tmp_path / "a" / "site", make_ctx(tmp_path / "a", base_url="https://ppid.example.go.id")
+    lost = site / f"releases/{release_slug(releases[0])}.html"
+    lost.unlink()
+    WebsiteChannel().finish(ctx)
+    assert lost.read_bytes() == full[f"releases/{release_slug(releases[0])}.html"]
