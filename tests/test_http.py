@@ -154,18 +154,22 @@ def test_https_hosts_share_one_tls_context_that_verifies_them(
     pool._direct.clear()
 
 
+@pytest.mark.parametrize("client", ["pool", "session"])
 def test_a_certificate_the_bundle_does_not_vouch_for_is_refused(
-    trusted: Any, serve: Callable[..., _TLSServer]
+    trusted: Any, serve: Callable[..., _TLSServer], client: str
 ) -> None:
+    """By the pool and by the channels' sessions alike."""
+    import requests
     import trustme
     import urllib3
 
     stranger = serve(trustme.CA(), "127.0.0.1")  # another CA: not in the bundle
     wrong_name = serve(trusted, "press.example.go.id")  # the bundle's CA, another host's name
-    pool = Pool(timeout=5)
+    get: Callable[[str], Any] = Pool(timeout=5).open if client == "pool" else make_session(timeout=5).get
+    refused = urllib3.exceptions.SSLError if client == "pool" else requests.exceptions.SSLError
     for server in (stranger, wrong_name):
-        with pytest.raises(urllib3.exceptions.SSLError):
-            pool.open(server.url)
+        with pytest.raises(refused):
+            get(server.url)
 
 
 def test_a_pool_that_never_speaks_tls_makes_no_tls_context(proxy: _Proxy) -> None:
@@ -216,21 +220,6 @@ def test_a_session_verifies_against_requests_default_bundle_through_the_shared_c
     assert session.get(server.url).content == b"<rss/>"
     (pool,) = _session_pools(session)
     assert pool.conn_kw["ssl_context"] is tls_context(bundle) and pool.ca_certs is None
-    session.close()
-
-
-def test_a_session_refuses_what_the_bundle_does_not_vouch_for(
-    trusted: Any, serve: Callable[..., _TLSServer]
-) -> None:
-    import requests
-    import trustme
-
-    stranger = serve(trustme.CA(), "127.0.0.1")  # another CA: not in the bundle
-    wrong_name = serve(trusted, "press.example.go.id")  # the bundle's CA, another host's name
-    session = make_session(timeout=5)
-    for server in (stranger, wrong_name):
-        with pytest.raises(requests.exceptions.SSLError):
-            session.get(server.url)
     session.close()
 
 
