@@ -140,6 +140,13 @@ def test_the_releases_a_period_touched_are_those_first_seen_or_with_an_event_in_
     since, until = NOW + timedelta(days=2), NOW + timedelta(days=3)
     assert ledger.releases_touched(since, until) == {"news/r0", "news/r2"}
     assert ledger.releases_touched(NOW + timedelta(days=9), NOW + timedelta(days=10)) == set()
+    until = NOW + timedelta(days=2, hours=4)
+    for chunk in (1, 2, 500):  # what the report reads of them: each release's events, in order
+        read = list(ledger.release_events(["news/r0", "news/r2", "news/r0"], until=until, chunk=chunk))
+        for key in ("news/r0", "news/r2"):
+            mine = [e for e in ledger.events(limit=None, until=until) if e.release_key == key]
+            assert [e for e in read if e.release_key == key] == mine
+        assert len(read) == 3 + 2  # r0: collected, held, approved; r2: collected, held
     picked = ledger.releases(keys=["news/r2", "news/r0", "news/nowhere"], text=False)
     assert [s.key for s in picked] == ["news/r2", "news/r0"]  # newest first, as ever
     assert ledger.releases(keys=[]) == []

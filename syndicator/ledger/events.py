@@ -111,29 +111,35 @@ class EventRecords(Store):
         return [_event(r) for r in reversed(rows)]
 
     def iter_events(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        release_keys: Iterable[str] | None = None,
-        batch: int = 5000,
+        self, *, since: datetime | None = None, until: datetime | None = None, batch: int = 5000
     ) -> Iterator[Event]:
-        """Every event in [since, until) (of ``release_keys`` only, if given), oldest first,
-        read ``batch`` at a time: an export of years of an archive's trail holds one batch in
-        memory, not the whole trail, and other threads are not kept from the ledger while it
-        is written out."""
-        only = "" if release_keys is None else " AND release_key" + IN_KEYS
-        keys = () if release_keys is None else (_key_list(release_keys),)
+        """Every event in [since, until), oldest first, read ``batch`` at a time: an export of
+        years of an archive's trail holds one batch in memory, not the whole trail, and other
+        threads are not kept from the ledger while it is written out."""
         after = 0
         while True:
             rows = self._query(
-                f"SELECT * FROM events WHERE id > ? AND at >= ? AND at < ?{only} ORDER BY id LIMIT ?",
-                (after, _iso(since) or "", _iso(until) or "9999", *keys, batch),
+                "SELECT * FROM events WHERE id > ? AND at >= ? AND at < ? ORDER BY id LIMIT ?",
+                (after, _iso(since) or "", _iso(until) or "9999", batch),
             )
             yield from map(_event, rows)
             if len(rows) < batch:
                 return
             after = rows[-1]["id"]
+
+    def release_events(
+        self, release_keys: Iterable[str], *, until: datetime | None = None, chunk: int = 500
+    ) -> Iterator[Event]:
+        """Every event of ``release_keys`` before ``until``, each release's oldest first, read
+        ``chunk`` releases at a time through the release index: what a month's report reads
+        of an archive costs about what that month's releases hold."""
+        keys = list(dict.fromkeys(release_keys))
+        for start in range(0, len(keys), chunk):
+            rows = self._query(
+                "SELECT * FROM events WHERE release_key" + IN_KEYS + " AND at < ? ORDER BY id",
+                (_key_list(keys[start : start + chunk]), _iso(until) or "9999"),
+            )
+            yield from map(_event, rows)
 
     def open_alerts(self, current: list[tuple[str, str]], now: datetime) -> set[str]:
         """Record the problems that exist now; clear the ones that went away. Returns the

@@ -50,7 +50,7 @@ def _trails(
 ) -> dict[str, _Trail]:
     trails: dict[str, _Trail] = {}
     approved_events: dict[str, list[Event]] = {}
-    for e in events:  # oldest first
+    for e in events:  # each release's oldest first (releases are independent of each other)
         if not e.release_key or e.release_key not in stored:
             continue
         trail = trails.setdefault(e.release_key, _Trail())
@@ -102,7 +102,7 @@ def build_report(
     # others are never read, so a month of an archive of years costs about what the month holds.
     touched = ledger.releases_touched(start, min(end, through))
     stored = {s.key: s for s in ledger.releases(keys=touched, text=False) if s.first_seen < as_of}
-    trails = _trails(ledger.iter_events(until=through, release_keys=stored), stored, zone, start, end)
+    trails = _trails(ledger.release_events(stored, until=through), stored, zone, start, end)
     deliveries: dict[str, list[Delivery]] = {}
     for d in ledger.deliveries(release_keys=stored):
         deliveries.setdefault(d.release_key, []).append(d)
