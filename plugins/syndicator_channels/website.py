@@ -258,14 +258,29 @@ class WebsiteChannel(Channel):
 def _page_inputs(ctx: ChannelContext) -> str:
     """A digest of all a release page is made from besides its own record: the channel's
     options, the time zone, the templates and the code that renders them."""
+    from importlib.metadata import PackageNotFoundError, version
+
     import syndicator
 
+    try:
+        channels_version = version("syndicator-channels")
+    except PackageNotFoundError:  # run from a checkout without installing
+        channels_version = ""
+    settings = {
+        "options": dict(ctx.options),
+        "zone": str(ctx.timezone),
+        "versions": [syndicator.__version__, channels_version],
+    }
     digest = hashlib.sha256()
-    settings = {"options": dict(ctx.options), "zone": str(ctx.timezone), "core": syndicator.__version__}
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode("utf-8"))
     here = Path(__file__).parent
-    for file in (*sorted(TEMPLATES.iterdir()), here / "website_build.py", here / "website_common.py"):
-        digest.update(file.name.encode("utf-8") + b"\0" + file.read_bytes())
+    templates = sorted(f for f in TEMPLATES.iterdir() if f.is_file())
+    for file in (*templates, here / "website_build.py", here / "website_common.py"):
+        try:
+            data = file.read_bytes()
+        except OSError:  # an install without the sources: the version above still counts
+            data = b""
+        digest.update(file.name.encode("utf-8") + b"\0" + data)
     return digest.hexdigest()
 
 
