@@ -211,12 +211,10 @@ class WebsiteChannel(Channel):
         # when what every page is made from changed (a title, a template, this code), which
         # in an archive of thousands is most of a tick's work.
         inputs = _page_inputs(ctx)
-        current = _read(out / BUILT_WITH) == inputs
-        files = site.build(records, retracted, release_pages=not current)
-        if current:
-            for rel, path, media, sizes in records:
-                if not (out / path).is_file():  # lost since (deleted by hand): made again
-                    files[path] = site.release_page(rel, path, media, sizes, retracted=path in retracted)
+        pages = None  # all of them
+        if _read(out / BUILT_WITH) == inputs:  # only those lost since (deleted by hand)
+            pages = {path for _, path, _, _ in records if not (out / path).is_file()}
+        files = site.build(records, retracted, release_pages=pages)
         for name in STATIC:
             files[name] = (TEMPLATES / name).read_text(encoding="utf-8")
         for path, text in files.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -189,21 +189,25 @@ class Site:
     # -- every index
 
     def build(
-        self, records: list[Record], retracted: frozenset[str] = frozenset(), *, release_pages: bool = True
+        self,
+        records: list[Record],
+        retracted: frozenset[str] = frozenset(),
+        *,
+        release_pages: Container[str] | None = None,
     ) -> dict[str, str]:
         """Every file ``finish`` writes, by path relative to the site root.
 
         Pages in ``retracted`` are rewritten with their notice but listed nowhere: not in the
-        indexes, the archive, the search, the feeds or the sitemap. With ``release_pages``
-        False the release pages are left out (the caller knows the ones on disk are current);
-        the sitemap still lists them.
+        indexes, the archive, the search, the feeds or the sitemap. Every release page is
+        rendered too, so a new site title or template reaches it; given ``release_pages``,
+        only those (the caller knows the others on disk are current), and the sitemap still
+        lists them all.
         """
         lang = self.language
         t = labels(lang)
         files: dict[str, str] = {}
-        if release_pages:
-            for rel, path, media, sizes in records:
-                # release pages too, so a new site title or template reaches every page
+        for rel, path, media, sizes in records:
+            if release_pages is None or path in release_pages:
                 files[path] = self.release_page(rel, path, media, sizes, retracted=path in retracted)
         records = [r for r in records if r[1] not in retracted]
         items = [self.item(rel, path, media, sizes, lang) for rel, path, media, sizes in records]
