@@ -16,7 +16,11 @@ from .store import IN_KEYS, Store, _dt, _iso, _key_list, utcnow
 
 # The order releases go out in: urgent first, then by when each is (or was) due.
 _DISPATCH_ORDER = " ORDER BY (priority = 'urgent') DESC, COALESCE(publish_at, published, first_seen), key"
-_SELECT = "SELECT releases.*, release_text.data AS text FROM releases LEFT JOIN release_text USING (key)"
+_NEWEST_FIRST = " ORDER BY COALESCE(published, first_seen) DESC, key"
+_SELECT = (
+    "SELECT releases.*, release_text.data AS text, release_text.key IS NOT NULL AS kept"
+    " FROM releases LEFT JOIN release_text USING (key)"
+)
 # The same rows without the text: whether it is kept, but not the text itself.
 _SELECT_FACTS = (
     "SELECT releases.*, NULL AS text, releases.key IN (SELECT key FROM release_text) AS kept FROM releases"
@@ -175,9 +179,8 @@ class ReleaseRecords(Store):
             )
         return outcome
 
-    def _stored(self, row: sqlite3.Row, kept: bool | None = None) -> StoredRelease:
-        """The release in ``row``; ``kept`` says whether its text is kept when the row was
-        read without it (``_SELECT_FACTS``)."""
+    def _stored(self, row: sqlite3.Row) -> StoredRelease:
+        """The release in a row of ``_SELECT`` or ``_SELECT_FACTS``."""
         pinned = _pinned(row)
         first_seen = _dt(row["first_seen"])
         changed_at = _dt(row["changed_at"])
@@ -193,7 +196,7 @@ class ReleaseRecords(Store):
             retracted_at=_dt(row["retracted_at"]),
             retracted_by=row["retracted_by"],
             retracted_reason=row["retracted_reason"],
-            has_text=text is not None if kept is None else kept,
+            has_text=bool(row["kept"]),
         )
 
     def release(self, key: str) -> StoredRelease | None:
@@ -237,11 +240,10 @@ class ReleaseRecords(Store):
             params.append(_key_list(keys))
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY COALESCE(published, first_seen) DESC, key"
+        sql += _NEWEST_FIRST
         if limit:
             sql += f" LIMIT {int(limit)}"
-        rows = self._query(sql, params)
-        return [self._stored(r) for r in rows] if text else [self._stored(r, bool(r["kept"])) for r in rows]
+        return [self._stored(r) for r in self._query(sql, params)]
 
     def releases_touched(self, since: datetime, until: datetime) -> set[str]:
         """The releases first seen, or with any event, in [since, until): all that a report of
@@ -265,7 +267,7 @@ class ReleaseRecords(Store):
         if source:
             sql += " WHERE source = ?"
             params.append(source)
-        sql += " ORDER BY COALESCE(published, first_seen) DESC, key"
+        sql += _NEWEST_FIRST
         tags: dict[str, tuple[str, ...]] = {}  # releases share a few tag sets: parse each once
         result = []
         for r in self._query(sql, params):
