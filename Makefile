@@ -52,6 +52,7 @@ bench: install-test
 	$(BIN)/python benchmarks/bench_engine.py --sizes 1000,10000 --fanout 1000 --reps 3
 	$(BIN)/python benchmarks/bench_feeds.py --reps 3
 	$(BIN)/python benchmarks/bench_tls.py --hosts 30 --reps 5
+	$(BIN)/python benchmarks/bench_website.py --size 10000 --reps 3
 
 # Side by side with feed2exec; needs ../shared/bench and its venv (compare.py says how to get them).
 # It measures a regular install, made afresh in $(BENCH_VENV), as an office runs it: an editable
