@@ -14,6 +14,8 @@ Layout under ``output``::
     .syndicator/releases/<slug>.json   the data records finish() rebuilds indexes from
     .syndicator/pages.sha256    what the release pages were rendered with (options, templates,
                                 code): finish() renders them all again only when it changes
+    .syndicator/listings.json   what each listing page shows: finish() renders a listing page
+                                again only when the releases, headings or links on it change
 
 A retraction (``delete``) keeps the release's page, under a notice and ``noindex``, so links to
 it still explain what happened; the release leaves every index, feed, search and sitemap.
@@ -32,7 +34,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,7 @@ __all__ = [
 
 RECORDS = ".syndicator/releases"
 BUILT_WITH = ".syndicator/pages.sha256"  # what every release page on disk was rendered with
+SHOWN = ".syndicator/listings.json"  # what each listing page on disk shows (Site.build's ``shown``)
 PAGE = re.compile(r"releases/[a-z0-9-]+\.html")
 INDEX_DIRS = ("page", "agency", "tag", "archive")  # finish() owns these; stale pages in them are removed
 STATIC = ("style.css", "search.js", "favicon.svg")  # copied from templates/ as they are
@@ -209,20 +212,34 @@ class WebsiteChannel(Channel):
         retracted = frozenset(r[1] for r, gone in found if gone)
         # publish and delete write their own release page; finish renders them all again only
         # when what every page is made from changed (a title, a template, this code), which
-        # in an archive of thousands is most of a tick's work.
+        # in an archive of thousands is most of a tick's work. The listing pages likewise:
+        # those that show what they showed last time stay as they are.
         inputs = _page_inputs(ctx)
         pages = None  # all of them
+        shown = None
         if _read(out / BUILT_WITH) == inputs:  # only those lost since (deleted by hand)
             pages = {path for _, path, _, _ in records if not (out / path).is_file()}
-        files = site.build(records, retracted, release_pages=pages)
+            shown = self._shown(out, inputs)
+        built = site.build(records, retracted, release_pages=pages, shown=shown)
+        files = built.files
         for name in STATIC:
             files[name] = (TEMPLATES / name).read_text(encoding="utf-8")
+        markers = {
+            BUILT_WITH: inputs,
+            SHOWN: json.dumps({"inputs": inputs, "pages": built.shown}, sort_keys=True, indent=0),
+        }
+        # A marker that changes vouches for nothing until every file is written: a run that
+        # stops half-way leaves the next one to render what the marker would have spared.
+        for marker, text in markers.items():
+            if _read(out / marker) != text:
+                remove_file(out / marker)
         for path, text in files.items():
             write_if_changed(out / path, text.encode("utf-8"))
         if "sitemap.xml" not in files and remove_file(out / "sitemap.xml"):
             ctx.logger.info("website: removed sitemap.xml (no base_url to make absolute URLs)")
-        self._remove_stale(out, files, ctx)
-        write_if_changed(out / BUILT_WITH, inputs.encode("ascii"))  # only once every page is written
+        self._remove_stale(out, files.keys() | built.current, ctx)
+        for marker, text in markers.items():
+            write_if_changed(out / marker, text.encode("ascii"))
 
     # -- finish helpers
 
@@ -246,7 +263,19 @@ class WebsiteChannel(Channel):
                 ctx.logger.warning("website: skipping unreadable record %s: %s", file, exc)
 
     @staticmethod
-    def _remove_stale(out: Path, files: Mapping[str, Any], ctx: ChannelContext) -> None:
+    def _shown(out: Path, inputs: str) -> dict[str, str] | None:
+        """What each listing page on disk shows, as the last finish recorded it, if it
+        rendered them with ``inputs``; pages lost since are left out, so they are made again."""
+        try:
+            data = json.loads(_read(out / SHOWN) or "null")
+            if not isinstance(data, dict) or data.get("inputs") != inputs:
+                return None
+            return {str(p): str(k) for p, k in dict(data["pages"]).items() if (out / str(p)).is_file()}
+        except (ValueError, KeyError, TypeError):  # damaged by hand: render every listing page
+            return None
+
+    @staticmethod
+    def _remove_stale(out: Path, files: Container[str], ctx: ChannelContext) -> None:
         for folder in INDEX_DIRS:
             for file in sorted((out / folder).glob("*.html")):
                 if f"{folder}/{file.name}" not in files and remove_file(file):

@@ -8,12 +8,13 @@ Everything here is pure: paths and text in, text out, the same bytes for the sam
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
 from collections.abc import Container, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from syndicator.channel import ChannelContext
 from syndicator.content import html_to_text, plain
@@ -38,6 +39,14 @@ FEED_SIZE = 50
 SEARCH_TEXT = 20_000  # characters of body text per release in the search index
 ABSOLUTE = ("http://", "https://")
 ASIDE_SIZE = 8  # agencies and months beside the latest releases on the home page
+
+
+class Built(NamedTuple):
+    """What :meth:`Site.build` made."""
+
+    files: dict[str, str]  # path -> text, to write
+    current: frozenset[str]  # listing pages left out of ``files``: the page on disk shows the same
+    shown: dict[str, str]  # every listing page -> a digest of what it shows, for the next build
 
 
 class Site:
@@ -194,23 +203,30 @@ class Site:
         retracted: frozenset[str] = frozenset(),
         *,
         release_pages: Container[str] | None = None,
-    ) -> dict[str, str]:
+        shown: Mapping[str, str] | None = None,
+    ) -> Built:
         """Every file ``finish`` writes, by path relative to the site root.
 
         Pages in ``retracted`` are rewritten with their notice but listed nowhere: not in the
         indexes, the archive, the search, the feeds or the sitemap. Every release page is
         rendered too, so a new site title or template reaches it; given ``release_pages``,
         only those (the caller knows the others on disk are current), and the sitemap still
-        lists them all.
+        lists them all. Given ``shown`` (what each listing page on disk shows, from the last
+        build with the same templates and options), a listing page that would show the same
+        releases with the same headings and links is not rendered again: in an archive of
+        thousands, a new release changes its own agency's, topics' and month's pages, and
+        the home pages, and leaves the others as they are.
         """
         lang = self.language
         t = labels(lang)
-        files: dict[str, str] = {}
+        files: dict[str, str | None] = {}  # None: a listing page as it is on disk (keeps the order)
         for rel, path, media, sizes in records:
             if release_pages is None or path in release_pages:
                 files[path] = self.release_page(rel, path, media, sizes, retracted=path in retracted)
         records = [r for r in records if r[1] not in retracted]
         items = [self.item(rel, path, media, sizes, lang) for rel, path, media, sizes in records]
+        digests = {id(item): _digest(item) for item in items}
+        now_shown: dict[str, str] = {}
 
         def listing(path: str, heading: str, chunk: list[dict[str, Any]], current: str, **extra: Any) -> None:
             values: dict[str, Any] = {
@@ -220,6 +236,10 @@ class Site:
                 "page_title": f"{heading} – {self.title}",
             }
             values.update(extra)
+            now_shown[path] = key = _digest([heading, current, values], *(digests[id(i)] for i in chunk))
+            if shown is not None and shown.get(path) == key:
+                files[path] = None
+                return
             files[path] = self.page(
                 "list.html", path=path, lang=lang, heading=heading, items=chunk, current=current, **values
             )
@@ -322,7 +342,9 @@ class Site:
             files["sitemap.xml"] = self.sitemap(
                 [p for p in dict.fromkeys(pages) if p not in retracted], records
             )
-        return files
+        kept = frozenset(path for path, text in files.items() if text is None)
+        written = {path: text for path, text in files.items() if text is not None}
+        return Built(written, kept, now_shown)
 
     # -- feeds, sitemap
 
@@ -435,6 +457,12 @@ class Site:
         pages.sort(key=lambda p: (p != "index.html", not p.startswith("releases/"), p))
         urls = [{"loc": self.absolute(p), "lastmod": changed.get(p, "")} for p in pages]
         return env().get_template("sitemap.xml").render(urls=urls)
+
+
+def _digest(value: Any, *parts: str) -> str:
+    """A short digest of JSON-able ``value`` followed by ``parts`` (earlier digests)."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256("\n".join((text, *parts)).encode("utf-8")).hexdigest()[:32]
 
 
 def search_index(records: list[Record], items: list[dict[str, Any]]) -> str:

@@ -92,6 +92,7 @@ def release_slug(release: Release) -> str:
     return f"{slugify(release.id, 60)}-{short_hash(release.key)}"
 
 
+@lru_cache(maxsize=4096)  # an index names each agency and topic once per release
 def term_slug(name: str) -> str:
     """Slug for an agency or tag; names whose letters ASCII cannot hold get a hash suffix."""
     lossy = any(

@@ -715,42 +715,61 @@ def test_a_website_only_run_loads_no_http_stack(tmp_path: Path) -> None:
 def test_finish_leaves_current_release_pages_and_builds_the_same_site_as_a_full_rebuild(
     tmp_path: Path, releases: list[Release]
 ) -> None:
-    """A later finish renders the indexes, not every release page again (publish and delete
-    wrote theirs): the site is byte for byte the one a full rebuild makes, through new
-    releases, an edit and a retraction; a page lost on disk is made again."""
+    """A later finish renders only the listing pages whose releases changed, not every
+    release page again (publish and delete wrote theirs): the site is byte for byte the one a
+    full rebuild makes, through new releases over several months, pages and agencies, an edit
+    that moves a release to another agency, and a retraction; a page lost on disk is made
+    again."""
     from dataclasses import replace
+    from datetime import timedelta
 
-    from syndicator_channels.website import BUILT_WITH
+    from syndicator_channels.website import BUILT_WITH, SHOWN
+
+    # spread over three months, so most month pages stay as they are while others change
+    varied = [
+        replace(r, published=r.published - timedelta(days=31 * (n % 3))) if r.published else r
+        for n, r in enumerate(releases)
+    ]
+    markers = (BUILT_WITH, SHOWN)
 
     def operate(root: Path, full: bool) -> dict[str, bytes]:
-        ctx = make_ctx(root, base_url="https://ppid.example.go.id")
+        ctx = make_ctx(root, base_url="https://ppid.example.go.id", per_page=2)
         channel, site = WebsiteChannel(), root / "site"
 
         def finish() -> None:
-            if full:
-                (site / BUILT_WITH).unlink(missing_ok=True)  # as if every page needed rendering
+            if full:  # as if every page needed rendering
+                for marker in markers:
+                    (site / marker).unlink(missing_ok=True)
             channel.finish(ctx)
 
         receipts = {}
         for batch in (
-            releases[:2],
-            releases[2:4],
-            [replace(releases[1], title="Judul diperbaiki")],
-            releases[4:],
+            varied[:2],
+            varied[2:4],
+            [replace(varied[1], title="Judul diperbaiki", agency="Dinas Komunikasi")],
+            varied[4:],
         ):
             for release in batch:
                 receipts[release.key] = channel.publish(channel.render(release, ctx), ctx)
             finish()
-        channel.delete(receipts[releases[2].key], ctx)
+        channel.delete(receipts[varied[2].key], ctx)
         finish()
-        return {path: data for path, (data, _) in snapshot(site).items() if path != BUILT_WITH}
+        return {path: data for path, (data, _) in snapshot(site).items() if path not in markers}
 
     incremental, full = operate(tmp_path / "a", False), operate(tmp_path / "b", True)
     assert incremental == full
     assert "Judul diperbaiki" in incremental[f"releases/{release_slug(releases[1])}.html"].decode()
+    assert len([p for p in full if p.startswith("archive/")]) >= 2
 
-    site, ctx = tmp_path / "a" / "site", make_ctx(tmp_path / "a", base_url="https://ppid.example.go.id")
-    lost = site / f"releases/{release_slug(releases[0])}.html"
-    lost.unlink()
+    site, ctx = (
+        tmp_path / "a" / "site",
+        make_ctx(tmp_path / "a", base_url="https://ppid.example.go.id", per_page=2),
+    )
+    shown = json.loads((site / SHOWN).read_text(encoding="ascii"))["pages"]
+    assert {p for p in full if p.startswith(("agency/", "tag/", "archive/", "page/"))} < set(shown)
+    lost = [site / f"releases/{release_slug(releases[0])}.html", site / "agency/dinas-komunikasi.html"]
+    for page in lost:
+        page.unlink()
     WebsiteChannel().finish(ctx)
-    assert lost.read_bytes() == full[f"releases/{release_slug(releases[0])}.html"]
+    for page in lost:
+        assert page.read_bytes() == full[str(page.relative_to(site))]
