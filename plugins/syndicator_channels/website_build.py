@@ -473,7 +473,7 @@ def search_index(records: list[Record], items: list[dict[str, Any]]) -> str:
     """
     docs = []
     for (rel, _, _, _), item in zip(records, items, strict=True):
-        text = " ".join(html_to_text(rel.body_html).split())
+        text = " ".join((rel.body_text.strip() or html_to_text(rel.body_html)).split())
         docs.append(
             {
                 "t": rel.title,
