@@ -75,6 +75,15 @@ def _completed(futures: Iterable[Future[T]], wake_at: float | None) -> Iterator[
                 yield None
 
 
+def _text_of_html(release: Release) -> Release:
+    """The release with the text of its approved HTML as its plain text: a source's own
+    ``body_text`` is not covered by the approval, and channels publish it."""
+    from .content import html_to_text  # with a source that needs it: not on an idle tick
+
+    text = html_to_text(release.body_html)
+    return release if release.body_text == text else release.with_changes(body_text=text)
+
+
 def _named(hint: str | None) -> set[str]:
     """The source names a list hint holds; none if it is missing or not a list of names."""
     try:
@@ -278,7 +287,10 @@ class Collecting:
         counted = cfg.cls.offloads and state.get_all()  # a folder's index is not copied for nothing
         ctx._offload = partial(_offload, parsers, changed if counted else None)
         with slot or nullcontext():  # one of the few requests its host may have at a time
-            return list(cfg.cls().collect(ctx)), state
+            found = list(cfg.cls().collect(ctx))
+        if not cfg.cls.text_from_html:
+            found = [item if isinstance(item, SourceError) else _text_of_html(item) for item in found]
+        return found, state
 
     def _store_source(
         self,

@@ -218,6 +218,66 @@ def test_a_source_plugin_that_raises_does_not_stop_the_other_sources(make: MakeH
     assert report.exit_code == 1
 
 
+class OwnTextSource(Source):
+    """A source plugin that gives its own plain text beside the HTML (a CMS's text export)."""
+
+    type = "own-text"
+
+    def collect(self, ctx: SourceContext) -> Iterator[Release]:
+        yield Release(
+            source=ctx.name,
+            id="t",
+            title="Teks sendiri",
+            body_html="<p>Isi yang <b>disetujui</b>.</p><p>Paragraf kedua.</p>",
+            body_text="Isi lain yang tidak pernah disetujui.",
+        )
+
+
+class OwnTextSourcePlugin:
+    @hookimpl
+    def register_sources(self, register: Callable[[type[Source]], None]) -> None:
+        register(OwnTextSource)
+
+
+def test_a_source_plugins_own_plain_text_never_goes_out_only_the_text_of_the_approved_html(
+    make: MakeHarness, server: ScriptedServer
+) -> None:
+    """Channels publish ``body_text`` (messages, e-mail's text part, the first paragraph of
+    a post), and the approval covers ``body_html``: what goes out is the text of that HTML."""
+    h = make(OwnTextSourcePlugin())
+    h.sources = {"cms": {"type": "own-text", "approval": "trusted"}}
+    h.channels["hook"] = {"type": "webhook", "url": server.url + "/hook"}
+
+    report = h.run()
+
+    assert [(o.release_key, o.state) for o in report.outcomes] == [("cms/t", "sent")]
+    [request] = server.requests
+    assert request.json["body_text"] == "Isi yang disetujui.\n\nParagraf kedua."
+    assert "tidak pernah disetujui" not in request.body.decode()
+    stored = h.ledger.release("cms/t")
+    assert stored is not None and stored.release.body_text == "Isi yang disetujui.\n\nParagraf kedua."
+
+
+def test_the_built_in_sources_make_their_plain_text_from_their_html(h: Harness) -> None:
+    """They say so (``text_from_html``), so the engine spares deriving it again: hold them to it."""
+    from syndicator.content import html_to_text
+    from syndicator.sources.directory import DirectorySource
+    from syndicator.sources.rss import RssSource
+
+    assert DirectorySource.text_from_html and RssSource.text_from_html
+    h.write("a.md", id="a", title="Markdown", body="Satu **dua** & tiga.\n\n- butir\n- butir lain")
+    write_file(
+        h.releases / "b.json",
+        '{"id": "b", "title": "JSON", "body_html": "<h2>Judul</h2><p>Isi &amp; lagi</p>",'
+        ' "status": "approved", "approved_by": "Kepala"}',
+    )
+    h.run()
+    stored = [h.ledger.release(key) for key in ("news/a", "news/b")]
+    for item in stored:
+        assert item is not None and item.release.body_text
+        assert item.release.body_text == html_to_text(item.release.body_html)
+
+
 # -- edits and approval -----------------------------------------------------------------------------
 
 

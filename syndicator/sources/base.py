@@ -104,6 +104,11 @@ class Source:
     #: Modules ``collect`` imports, imported once before the sources' threads start (threads
     #: importing one module side by side wait on each other, and can see it half-initialised).
     imports: ClassVar[tuple[str, ...]] = ()
+    #: True when every release ``collect`` yields has as ``body_text`` exactly
+    #: ``syndicator.content.html_to_text(body_html)``, as the built-in sources make it.
+    #: Otherwise the engine makes it so: channels publish ``body_text``, and the approval
+    #: (the content hash) covers ``body_html``, not ``body_text``.
+    text_from_html: ClassVar[bool] = False
 
     @classmethod
     def fetches_from(cls, options: Mapping[str, Any]) -> str | None:

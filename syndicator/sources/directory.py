@@ -157,6 +157,7 @@ def parse_release_file(
 class DirectorySource(Source):
     type = "directory"
     description = "Markdown files with YAML front matter, and JSON files, in a folder (nested folders too)"
+    text_from_html = True  # frontmatter.build_release makes each release so
     options = (
         Option("path", str, required=True, help="the folder of release files, relative to the config file"),
     )

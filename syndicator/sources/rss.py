@@ -138,6 +138,7 @@ class RssSource(Source):
     description = "An RSS, RDF or Atom feed, fetched with a conditional GET"
     offloads = True  # parsing, in read_feed
     imports = ("urllib3",)  # fetching, through ctx.pool
+    text_from_html = True  # feeditems.entry_to_release makes each release so
     options = (
         Option("url", str, required=True, help="the feed's URL"),
         Option("timeout", float, default=30.0, help="seconds to wait for the server"),
