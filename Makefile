@@ -56,13 +56,13 @@ bench: install-test
 
 # Side by side with feed2exec; needs ../shared/bench and its venv (compare.py says how to get them).
 # It measures a regular install, made afresh in $(BENCH_VENV), as an office runs it: an editable
-# install puts setuptools' import hook in front of every import.
+# install puts setuptools' import hook in front of every import. BENCH_OUT=folder keeps the raw JSON.
 bench-compare: install-test
 	rm -rf $(BENCH_VENV)
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet . ./plugins
 	rm -rf build plugins/build  # what setuptools leaves behind building the two wheels
-	$(BIN)/python benchmarks/compare.py --reps 3 --syndicator $(BENCH_VENV)/bin/syndicator
+	$(BIN)/python benchmarks/compare.py --reps 3 --syndicator $(BENCH_VENV)/bin/syndicator $(if $(BENCH_OUT),--out $(BENCH_OUT))
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) config/state config/site .pytest_cache .mypy_cache .ruff_cache .coverage
