@@ -66,7 +66,7 @@ def release_status(
     config: Config,
     now: datetime,
     first_seen: dict[str, datetime] | None = None,
-    quota_waits: dict[str, str] | None = None,
+    quota_waits: Mapping[str, str] | None = None,
 ) -> ReleaseStatus:
     by_channel = {d.channel: d for d in deliveries}
     seen = first_seen or {}
@@ -110,17 +110,25 @@ def release_status(
 
 
 def release_statuses(
-    ledger: Ledger, config: Config, now: datetime, *, source: str | None = None, whole: bool = False
+    ledger: Ledger,
+    config: Config,
+    now: datetime,
+    *,
+    source: str | None = None,
+    whole: bool = False,
+    waits: Mapping[str, str] | None = None,
 ) -> list[ReleaseStatus]:
     """Where every release stands, newest first. Each status carries what the rows say
     (:class:`ReleaseFacts`, :class:`DeliveryFacts`), or with ``whole`` (for ``to_dict``) the
     unpacked release and every delivery with its receipt and times, which costs an archive
-    of ten thousand releases a second or more."""
+    of ten thousand releases a second or more. ``waits``: :func:`quota_waits` at ``now``,
+    when the caller has it already."""
     deliveries: dict[str, list[Delivery | DeliveryFacts]] = {}
     for d in ledger.deliveries() if whole else ledger.delivery_facts():
         deliveries.setdefault(d.release_key, []).append(d)
     first_seen = ledger.channels_first_seen()
-    waits = quota_waits(ledger, config, now)
+    if waits is None:
+        waits = quota_waits(ledger, config, now)
     releases: list[StoredRelease] | list[ReleaseFacts] = (
         ledger.releases(source=source, text=False) if whole else ledger.release_facts(source=source)
     )

@@ -147,10 +147,11 @@ def status(app: App, as_json: bool, show_all: bool) -> None:
     from ..status import quota_waits, release_statuses
 
     config = app.config()
+    now = utcnow()
     with app.ledger() as ledger:
-        items = release_statuses(ledger, config, utcnow(), whole=as_json)
+        waits = quota_waits(ledger, config, now)
+        items = release_statuses(ledger, config, now, whole=as_json, waits=waits)
         counts = ledger.counts()
-        waits = quota_waits(ledger, config, utcnow())
     attention = [s for s in items if s.state == "attention"]
     if as_json:
         echo_json(
