@@ -11,7 +11,10 @@ import re
 import unicodedata
 from functools import lru_cache
 from html.parser import HTMLParser
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import Release
 
 ALLOWED_TAGS = {
     "a",
@@ -255,6 +258,12 @@ def html_to_text(value: str) -> str:
     # Longer runs of newlines can only remain at the end, where strip() drops them.
     text = _PARAGRAPH_BREAK.sub("\n\n", text)
     return text.strip()
+
+
+def plain_body(release: Release) -> str:
+    """A release's body as plain text: its ``body_text`` (which the engine makes the text of
+    the approved HTML), else the text of its HTML."""
+    return release.body_text.strip() or html_to_text(release.body_html)
 
 
 def plain(value: str) -> str:

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 from syndicator import hookimpl
 from syndicator.channel import Capabilities, Channel, ChannelContext, Limits, notice_word
-from syndicator.content import html_to_text, plain
+from syndicator.content import plain, plain_body
 from syndicator.errors import AuthError, PermanentError, TransientError, UnknownOutcome
 from syndicator.models import Post, Receipt, Release
 from syndicator.options import Option, Secret
@@ -156,7 +156,7 @@ class DiscordChannel(Channel):
         title = plain(release.title)
         url = release.url if release.url.startswith(("https://", "http://")) else ""
         summary = plain(release.summary)
-        body = release.body_text.strip() or html_to_text(release.body_html)
+        body = plain_body(release)
         if not summary and body:
             summary = plain(re.split(r"\n\s*\n", body, maxsplit=1)[0])
         shown_title = truncate(title, Limits(max_length=TITLE_LIMIT, counting="utf16"))

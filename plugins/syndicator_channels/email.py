@@ -52,7 +52,7 @@ from typing import Any
 
 from syndicator import hookimpl
 from syndicator.channel import Capabilities, Channel, ChannelContext, Limits
-from syndicator.content import escape, html_to_text, plain, sanitize_html
+from syndicator.content import escape, plain, plain_body, sanitize_html
 from syndicator.errors import AuthError, PermanentError, TransientError, UnknownOutcome
 from syndicator.models import Post, Receipt, Release
 from syndicator.options import Option, Secret
@@ -465,10 +465,6 @@ def _format_date(value: datetime, zone_name: str, lang: str) -> str:
     return f"{local.day} {month} {local.year}, {clock} {local.tzname() or ''}".rstrip()
 
 
-def _body_text(release: Release) -> str:
-    return release.body_text.strip() or html_to_text(release.body_html)
-
-
 def _plain_body(
     release: Release,
     words: Mapping[str, str],
@@ -482,7 +478,7 @@ def _plain_body(
     if byline:
         blocks[0] += "\n" + byline
     summary = plain(release.summary)
-    body = _body_text(release)
+    body = plain_body(release)
     if summary and not body.startswith(summary):
         blocks.append(summary)
     if body:
@@ -514,7 +510,7 @@ def _html_body(
         parts.append(f'<p style="color:#555;font-size:90%">{byline}</p>')
     parts.append(f'<h1 style="font-size:140%">{escape(plain(release.title))}</h1>')
     summary = plain(release.summary)
-    if summary and not _body_text(release).startswith(summary):
+    if summary and not plain_body(release).startswith(summary):
         parts.append(f"<p><strong>{escape(summary)}</strong></p>")
     if release.body_html.strip():
         parts.append(sanitize_html(release.body_html))

@@ -35,7 +35,7 @@ from urllib.parse import quote, urlsplit
 
 from syndicator import hookimpl
 from syndicator.channel import Capabilities, Channel, ChannelContext, Limits
-from syndicator.content import escape, html_to_text, plain, sanitize_html
+from syndicator.content import escape, plain, plain_body, sanitize_html
 from syndicator.errors import AuthError, PermanentError, TransientError
 from syndicator.http import parse_retry_after
 from syndicator.models import Post, Receipt, Release
@@ -198,7 +198,7 @@ def message_content(release: Release, msgtype: str = "m.text", timezone: str = "
     size = _size(content)
     if size <= MAX_CONTENT_BYTES:
         return content
-    body = _body_text(release)
+    body = plain_body(release)
     limit = len(body)
     while size > MAX_CONTENT_BYTES and limit > 0:  # shrink the body until the event fits
         limit = max(0, limit - (size - MAX_CONTENT_BYTES) // 2 - 100)
@@ -238,10 +238,6 @@ def _size(content: Mapping[str, Any]) -> int:
     return len(json.dumps(content, ensure_ascii=False).encode("utf-8"))
 
 
-def _body_text(release: Release) -> str:
-    return release.body_text.strip() or html_to_text(release.body_html)
-
-
 def _format_date(value: datetime, zone_name: str) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -264,7 +260,7 @@ def _content(release: Release, msgtype: str, timezone: str, body_limit: int | No
         if x
     )
     summary = plain(release.summary)
-    body = _body_text(release)
+    body = plain_body(release)
     if body_limit is not None:
         body = body[:body_limit].rstrip() + "…"
     if summary and body.startswith(summary):

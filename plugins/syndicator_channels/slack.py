@@ -31,7 +31,7 @@ from urllib.parse import quote, urlsplit
 
 from syndicator import hookimpl
 from syndicator.channel import Channel, ChannelContext, Limits
-from syndicator.content import html_to_text, plain
+from syndicator.content import plain, plain_body
 from syndicator.errors import AuthError, PermanentError, TransientError, UnknownOutcome
 from syndicator.http import parse_retry_after
 from syndicator.models import Post, Receipt, Release
@@ -250,7 +250,7 @@ def fit_lines(lines: list[str], limit: int) -> str:
 
 
 def _first_paragraph(release: Release) -> str:
-    body = release.body_text.strip() or html_to_text(release.body_html)
+    body = plain_body(release)
     return plain(re.split(r"\n\s*\n", body, maxsplit=1)[0]) if body else ""
 
 

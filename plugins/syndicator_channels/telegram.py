@@ -50,7 +50,7 @@ from urllib.parse import urlsplit
 
 from syndicator import hookimpl
 from syndicator.channel import Capabilities, Channel, ChannelContext, Limits, notice_word
-from syndicator.content import html_to_text, plain, sanitize_html
+from syndicator.content import plain, plain_body, sanitize_html
 from syndicator.errors import AuthError, ChannelError, PermanentError, TransientError, UnknownOutcome
 from syndicator.models import Media, Post, Receipt, Release
 from syndicator.options import Option, Secret
@@ -736,7 +736,7 @@ def release_runs(
         doc.newline(1)
         doc.words(byline, ITALIC)
     summary = plain(release.summary)
-    body_text = release.body_text.strip() or html_to_text(release.body_html)
+    body_text = plain_body(release)
     if summary and plain(body_text).startswith(summary) and full_text:
         summary = ""
     if summary:

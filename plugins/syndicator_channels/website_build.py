@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from syndicator.channel import ChannelContext
-from syndicator.content import html_to_text, plain
+from syndicator.content import plain, plain_body
 from syndicator.models import Release
 
 from .website_common import (
@@ -473,7 +473,7 @@ def search_index(records: list[Record], items: list[dict[str, Any]]) -> str:
     """
     docs = []
     for (rel, _, _, _), item in zip(records, items, strict=True):
-        text = " ".join((rel.body_text.strip() or html_to_text(rel.body_html)).split())
+        text = " ".join(plain_body(rel).split())
         docs.append(
             {
                 "t": rel.title,
