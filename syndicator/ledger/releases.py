@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import cache
 
 from ..approval import PinnedApproval
 from ..errors import ReleaseNotFound
@@ -21,10 +22,9 @@ _SELECT = (
     "SELECT releases.*, release_text.data AS text, release_text.key IS NOT NULL AS kept"
     " FROM releases LEFT JOIN release_text USING (key)"
 )
+_KEPT = "releases.key IN (SELECT key FROM release_text)"  # whether the text is kept, not read
 # The same rows without the text: whether it is kept, but not the text itself.
-_SELECT_FACTS = (
-    "SELECT releases.*, NULL AS text, releases.key IN (SELECT key FROM release_text) AS kept FROM releases"
-)
+_SELECT_FACTS = f"SELECT releases.*, NULL AS text, {_KEPT} AS kept FROM releases"
 
 
 class ReleaseRecords(Store):
@@ -268,11 +268,9 @@ class ReleaseRecords(Store):
             sql += " WHERE source = ?"
             params.append(source)
         sql += _NEWEST_FIRST
-        tags: dict[str, tuple[str, ...]] = {}  # releases share a few tag sets: parse each once
+        tags = _tag_sets()
         result = []
         for r in self._query(sql, params):
-            if (tag_text := r["tags"]) not in tags:
-                tags[tag_text] = tuple(json.loads(tag_text))
             first_seen = _dt(r["first_seen"])
             assert first_seen is not None
             result.append(
@@ -280,7 +278,7 @@ class ReleaseRecords(Store):
                     key=r["key"],
                     source=r["source"],
                     title=r["title"],
-                    tags=tags[tag_text],
+                    tags=tags(r["tags"]),
                     published=_dt(r["published"]),
                     publish_at=_dt(r["publish_at"]),
                     content_hash=r["content_hash"],
@@ -389,17 +387,12 @@ class ReleaseRecords(Store):
         skip = " AND NOT (planned IS 1 AND approved_hash IS content_hash)" if skip_planned else ""
         rows = self._query(
             "SELECT key, source, tags, content_hash, approved_hash, approved_by, hold_reason, publish_at,"
-            " due_since, priority, key IN (SELECT key FROM release_text) FROM releases WHERE retracted_at IS NULL"
-            + skip
-            + _DISPATCH_ORDER
+            f" due_since, priority, {_KEPT} FROM releases WHERE retracted_at IS NULL" + skip + _DISPATCH_ORDER
         )
-        # Releases share a few tag sets and due times: parse each distinct value once.
-        tags: dict[str, tuple[str, ...]] = {}
-        times: dict[str | None, datetime | None] = {None: None}
+        tags = _tag_sets()
+        times: dict[str | None, datetime | None] = {None: None}  # due times repeat too
         result = []
         for r in rows:
-            if (tag_text := r["tags"]) not in tags:
-                tags[tag_text] = tuple(json.loads(tag_text))
             publish_at, due_since = r["publish_at"], r["due_since"]
             for text in (publish_at, due_since):
                 if text not in times:
@@ -408,7 +401,7 @@ class ReleaseRecords(Store):
                 GateRow(
                     r["key"],
                     r["source"],
-                    tags[tag_text],
+                    tags(r["tags"]),
                     r["content_hash"],
                     r["approved_hash"],
                     r["approved_by"],
@@ -436,6 +429,17 @@ class ReleaseRecords(Store):
 
     def channels_first_seen(self) -> dict[str, datetime]:
         return {r["name"]: _dt(r["first_seen"]) or utcnow() for r in self._query("SELECT * FROM channels")}
+
+
+def _tag_sets() -> Callable[[str], tuple[str, ...]]:
+    """Tags from their JSON text, for one query's rows: releases share a few tag sets, so
+    each distinct one is parsed once."""
+
+    @cache
+    def parse(text: str) -> tuple[str, ...]:
+        return tuple(json.loads(text))
+
+    return parse
 
 
 def _pinned(row: sqlite3.Row) -> PinnedApproval | None:
