@@ -215,11 +215,12 @@ class WebsiteChannel(Channel):
         # in an archive of thousands is most of a tick's work. The listing pages likewise:
         # those that show what they showed last time stay as they are.
         inputs = _page_inputs(ctx)
+        on_disk = {marker: _read(out / marker) for marker in (BUILT_WITH, SHOWN)}
         pages = None  # all of them
         shown = None
-        if _read(out / BUILT_WITH) == inputs:  # only those lost since (deleted by hand)
+        if on_disk[BUILT_WITH] == inputs:  # only those lost since (deleted by hand)
             pages = {path for _, path, _, _ in records if not (out / path).is_file()}
-            shown = self._shown(out, inputs)
+            shown = self._shown(out, inputs, on_disk[SHOWN])
         built = site.build(records, retracted, release_pages=pages, shown=shown)
         files = built.files
         for name in STATIC:
@@ -231,7 +232,7 @@ class WebsiteChannel(Channel):
         # A marker that changes vouches for nothing until every file is written: a run that
         # stops half-way leaves the next one to render what the marker would have spared.
         for marker, text in markers.items():
-            if _read(out / marker) != text:
+            if on_disk[marker] != text:
                 remove_file(out / marker)
         for path, text in files.items():
             write_if_changed(out / path, text.encode("utf-8"))
@@ -263,11 +264,12 @@ class WebsiteChannel(Channel):
                 ctx.logger.warning("website: skipping unreadable record %s: %s", file, exc)
 
     @staticmethod
-    def _shown(out: Path, inputs: str) -> dict[str, str] | None:
-        """What each listing page on disk shows, as the last finish recorded it, if it
-        rendered them with ``inputs``; pages lost since are left out, so they are made again."""
+    def _shown(out: Path, inputs: str, recorded: str | None) -> dict[str, str] | None:
+        """What each listing page on disk shows, as the last finish recorded it (``recorded``,
+        the text of its marker), if it rendered them with ``inputs``; pages lost since are
+        left out, so they are made again."""
         try:
-            data = json.loads(_read(out / SHOWN) or "null")
+            data = json.loads(recorded or "null")
             if not isinstance(data, dict) or data.get("inputs") != inputs:
                 return None
             return {str(p): str(k) for p, k in dict(data["pages"]).items() if (out / str(p)).is_file()}
