@@ -15,19 +15,15 @@ import argparse
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-BIN = Path(sys.executable).with_name("syndicator")
+from bench_engine import BIN, BODY  # the folder benchmark's executable and release body
+
 TIME = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
 AGENCIES = [f"Dinas {name}" for name in "ABCDEFGHIJKL"]
 TOPICS = [f"topik-{n:02d}" for n in range(40)]
-BODY = (
-    "Pemerintah Provinsi Nusa Harapan melalui dinas terkait menyampaikan informasi kepada masyarakat "
-    "mengenai program pembangunan daerah, layanan publik, dan kegiatan pemerintahan. "
-) * 12
 
 
 def write_release(folder: Path, n: int) -> None:
