@@ -573,6 +573,35 @@ def test_console_script_runs_the_demo(demo: Demo) -> None:
     assert "7 published" in proc.stdout and "3 held" in proc.stdout
 
 
+# The console script's process, then what the collector's thresholds are once its command is done.
+AFTER_HELP = """
+import gc, sys
+from syndicator.console import main
+sys.argv = ["syndicator", "--help"]
+try:
+    main()
+except SystemExit:
+    pass
+print(*gc.get_threshold(), file=sys.stderr)
+"""
+
+
+def test_the_console_script_collects_less_often_and_a_caller_in_process_is_left_alone() -> None:
+    import gc
+
+    from syndicator.console import YOUNG_THRESHOLD, main
+
+    defaults = gc.get_threshold()
+    proc = run_process([sys.executable, "-c", AFTER_HELP])
+    assert proc.returncode == 0 and "Usage: syndicator" in proc.stdout, proc.stderr
+    assert proc.stderr.split() == [str(YOUNG_THRESHOLD), *map(str, defaults[1:])]
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])  # as a test or a program that embeds syndicator calls it
+    assert exited.value.code == 0
+    assert gc.get_threshold() == defaults
+
+
 def test_run_exits_75_at_once_while_another_run_holds_the_lock(demo: Demo) -> None:
     path = lock_path(demo.state)
     path.parent.mkdir(parents=True)
