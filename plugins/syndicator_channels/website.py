@@ -51,6 +51,7 @@ from .website_common import (
     file_size,
     file_type,
     format_date,
+    holds,
     human_size,
     media_path,
     os_error,
@@ -221,26 +222,28 @@ class WebsiteChannel(Channel):
         if on_disk[BUILT_WITH] == inputs:  # only those lost since (deleted by hand)
             pages = {path for _, path, _, _ in records if not (out / path).is_file()}
             shown = self._shown(out, inputs, on_disk[SHOWN])
-        built = site.build(records, retracted, release_pages=pages, shown=shown)
-        files = built.files
+        changing = False
+
+        def write(path: str, text: str) -> None:
+            nonlocal changing
+            data = text.encode("utf-8")
+            if not changing and not holds(out / path, data):
+                # A marker vouches for nothing while files change: a run that stops half-way
+                # leaves the next one to render what the marker would have spared.
+                changing = True
+                if on_disk[BUILT_WITH] != inputs:
+                    remove_file(out / BUILT_WITH)
+                remove_file(out / SHOWN)
+            write_if_changed(out / path, data)
+
+        built = site.build(records, retracted, release_pages=pages, shown=shown, write=write)
         for name in STATIC:
-            files[name] = (TEMPLATES / name).read_text(encoding="utf-8")
-        markers = {
-            BUILT_WITH: inputs,
-            SHOWN: json.dumps({"inputs": inputs, "pages": built.shown}, sort_keys=True, indent=0),
-        }
-        # A marker that changes vouches for nothing until every file is written: a run that
-        # stops half-way leaves the next one to render what the marker would have spared.
-        for marker, text in markers.items():
-            if on_disk[marker] != text:
-                remove_file(out / marker)
-        for path, text in files.items():
-            write_if_changed(out / path, text.encode("utf-8"))
-        if "sitemap.xml" not in files and remove_file(out / "sitemap.xml"):
+            write(name, (TEMPLATES / name).read_text(encoding="utf-8"))
+        if "sitemap.xml" not in built.written and remove_file(out / "sitemap.xml"):
             ctx.logger.info("website: removed sitemap.xml (no base_url to make absolute URLs)")
-        self._remove_stale(out, files.keys() | built.current, ctx)
-        for marker, text in markers.items():
-            write_if_changed(out / marker, text.encode("ascii"))
+        self._remove_stale(out, {*built.written, *built.current}, ctx)
+        write(BUILT_WITH, inputs)
+        write(SHOWN, json.dumps({"inputs": inputs, "pages": built.shown}, sort_keys=True, indent=0))
 
     # -- finish helpers
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Container, Mapping
+from collections.abc import Callable, Container, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -44,8 +44,8 @@ ASIDE_SIZE = 8  # agencies and months beside the latest releases on the home pag
 class Built(NamedTuple):
     """What :meth:`Site.build` made."""
 
-    files: dict[str, str]  # path -> text, to write
-    current: frozenset[str]  # listing pages left out of ``files``: the page on disk shows the same
+    written: list[str]  # the paths it handed to ``write``, in order
+    current: frozenset[str]  # listing pages not rendered: the page on disk shows the same
     shown: dict[str, str]  # every listing page -> a digest of what it shows, for the next build
 
 
@@ -204,8 +204,11 @@ class Site:
         *,
         release_pages: Container[str] | None = None,
         shown: Mapping[str, str] | None = None,
+        write: Callable[[str, str], None],
     ) -> Built:
-        """Every file ``finish`` writes, by path relative to the site root.
+        """Render every file of the site and hand each to ``write`` (its path relative to the
+        site root, its text) as soon as it is made, so that memory holds one page at a time,
+        not the site: 10,000 release pages are some 300 MB of text.
 
         Pages in ``retracted`` are rewritten with their notice but listed nowhere: not in the
         indexes, the archive, the search, the feeds or the sitemap. Every release page is
@@ -219,10 +222,20 @@ class Site:
         """
         lang = self.language
         t = labels(lang)
-        files: dict[str, str | None] = {}  # None: a listing page as it is on disk (keeps the order)
+        paths: list[str] = []  # every page of the site, written or current, in order
+        written: list[str] = []
+        unchanged: set[str] = set()  # listing pages that show what they showed
+
+        def emit(path: str, text: str) -> None:
+            write(path, text)
+            paths.append(path)
+            written.append(path)
+
         for rel, path, media, sizes in records:
             if release_pages is None or path in release_pages:
-                files[path] = self.release_page(rel, path, media, sizes, retracted=path in retracted)
+                emit(path, self.release_page(rel, path, media, sizes, retracted=path in retracted))
+            else:
+                paths.append(path)
         records = [r for r in records if r[1] not in retracted]
         items = [self.item(rel, path, media, sizes, lang) for rel, path, media, sizes in records]
         digests = {id(item): _digest(item) for item in items}
@@ -238,10 +251,14 @@ class Site:
             values.update(extra)
             now_shown[path] = key = _digest([heading, current, values], *(digests[id(i)] for i in chunk))
             if shown is not None and shown.get(path) == key:
-                files[path] = None
+                paths.append(path)
+                unchanged.add(path)
                 return
-            files[path] = self.page(
-                "list.html", path=path, lang=lang, heading=heading, items=chunk, current=current, **values
+            emit(
+                path,
+                self.page(
+                    "list.html", path=path, lang=lang, heading=heading, items=chunk, current=current, **values
+                ),
             )
 
         # agencies, topics and months first: the home page shows them beside the latest releases
@@ -260,14 +277,17 @@ class Site:
                 crumbs = [{"name": t[index], "path": f"{index}.html"}]
                 listing(f"{kind}/{slug}.html", name, members, "", crumbs=crumbs)
                 terms[index].append({"name": name, "path": f"{kind}/{slug}.html", "count": len(members)})
-            files[f"{index}.html"] = self.page(
-                "terms.html",
-                path=f"{index}.html",
-                lang=lang,
-                heading=t[index],
-                terms=terms[index],
-                page_title=f"{t[index]} – {self.title}",
-                current=index,
+            emit(
+                f"{index}.html",
+                self.page(
+                    "terms.html",
+                    path=f"{index}.html",
+                    lang=lang,
+                    heading=t[index],
+                    terms=terms[index],
+                    page_title=f"{t[index]} – {self.title}",
+                    current=index,
+                ),
             )
 
         months: dict[str, list[dict[str, Any]]] = {}
@@ -287,15 +307,18 @@ class Site:
             years.setdefault(key[:4], []).append(
                 {"name": name, "path": f"archive/{key}.html", "count": len(months[key])}
             )
-        files["archive.html"] = self.page(
+        emit(
             "archive.html",
-            path="archive.html",
-            lang=lang,
-            heading=t["archive"],
-            years=list(years.items()),
-            undated=sum(1 for i in items if not i["month"]),
-            page_title=f"{t['archive']} – {self.title}",
-            current="archive",
+            self.page(
+                "archive.html",
+                path="archive.html",
+                lang=lang,
+                heading=t["archive"],
+                years=list(years.items()),
+                undated=sum(1 for i in items if not i["month"]),
+                page_title=f"{t['archive']} – {self.title}",
+                current="archive",
+            ),
         )
 
         per = self.per_page
@@ -325,26 +348,25 @@ class Site:
                 page_title=self.title if n == 1 else f"{heading} – {self.title}",
             )
 
-        files["search.html"] = self.page(
+        emit(
             "search.html",
-            path="search.html",
-            lang=lang,
-            heading=t["search_title"],
-            page_title=f"{t['search_title']} – {self.title}",
-            current="search",
+            self.page(
+                "search.html",
+                path="search.html",
+                lang=lang,
+                heading=t["search_title"],
+                page_title=f"{t['search_title']} – {self.title}",
+                current="search",
+            ),
         )
-        files["search-index.js"] = search_index(records, items)
+        emit("search-index.js", search_index(records, items))
         feed_records = records[:FEED_SIZE]
-        files["feed.xml"] = self.atom(feed_records)
-        files["feed.json"] = self.json_feed(feed_records)
+        emit("feed.xml", self.atom(feed_records))
+        emit("feed.json", self.json_feed(feed_records))
         if self.base_url:
-            pages = [*(r[1] for r in records), *files]  # ``records`` lists no retracted page now
-            files["sitemap.xml"] = self.sitemap(
-                [p for p in dict.fromkeys(pages) if p not in retracted], records
-            )
-        kept = frozenset(path for path, text in files.items() if text is None)
-        written = {path: text for path, text in files.items() if text is not None}
-        return Built(written, kept, now_shown)
+            listed = [p for p in dict.fromkeys(paths) if p not in retracted]
+            emit("sitemap.xml", self.sitemap(listed, records))
+        return Built(written, frozenset(unchanged), now_shown)
 
     # -- feeds, sitemap
 

@@ -183,11 +183,19 @@ def os_error(path: Path, exc: OSError) -> ChannelError:
     return PermanentError(f"cannot write {path}: {reason}")
 
 
+def holds(path: Path, data: bytes) -> bool:
+    """Whether the file at ``path`` holds exactly ``data``."""
+    try:
+        return path.is_file() and path.read_bytes() == data
+    except OSError as exc:
+        raise os_error(path, exc) from exc
+
+
 def write_if_changed(path: Path, data: bytes) -> bool:
     """Atomically write ``data`` unless the file already holds exactly it. True if written."""
+    if holds(path, data):
+        return False
     try:
-        if path.is_file() and path.read_bytes() == data:
-            return False
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:

@@ -6,6 +6,7 @@ import errno
 import json
 import logging
 import re
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -773,3 +774,33 @@ def test_finish_leaves_current_release_pages_and_builds_the_same_site_as_a_full_
     WebsiteChannel().finish(ctx)
     for page in lost:
         assert page.read_bytes() == full[str(page.relative_to(site))]
+
+
+def test_a_finish_that_stops_half_way_leaves_no_marker_to_vouch_for_its_pages(
+    tmp_path: Path, releases: list[Release]
+) -> None:
+    """Pages are written as they are rendered. A finish that fails after some of them (here a
+    file where the ``tag`` folder goes) leaves neither marker behind, so when the site's
+    options go back to the old ones the next finish renders every page again instead of
+    trusting pages written with the options that failed."""
+    from syndicator_channels.website import BUILT_WITH, SHOWN
+
+    site = tmp_path / "site"
+    publish_all(WebsiteChannel(), releases, make_ctx(tmp_path, title="Siaran Pers Jawa Barat"))
+    assert (site / BUILT_WITH).is_file() and (site / SHOWN).is_file()
+    first = snapshot(site)
+
+    shutil.rmtree(site / "tag")
+    (site / "tag").write_text("in the way", encoding="utf-8")
+    with pytest.raises(PermanentError, match="tag"):
+        WebsiteChannel().finish(make_ctx(tmp_path, title="Judul yang Salah"))
+    assert "Judul yang Salah" in (site / f"releases/{release_slug(releases[0])}.html").read_text(
+        encoding="utf-8"
+    )
+    assert not (site / BUILT_WITH).exists() and not (site / SHOWN).exists()
+
+    (site / "tag").unlink()
+    WebsiteChannel().finish(make_ctx(tmp_path, title="Siaran Pers Jawa Barat"))
+    assert {path: data for path, (data, _) in snapshot(site).items()} == {
+        path: data for path, (data, _) in first.items()
+    }
