@@ -35,7 +35,7 @@ def _collect_less_often() -> None:
     exit; at the default threshold the collector makes about 60 passes over them before the
     first feed request leaves, and finds nothing. With this threshold an idle tick makes none
     (8-13 ms less, a fortieth of the tick; BENCHMARKS.md). Long runs still collect: at most
-    this many young objects wait for a pass, a few megabytes."""
+    this many young objects wait for a pass (tens of megabytes if all were garbage)."""
     gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
