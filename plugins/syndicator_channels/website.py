@@ -34,7 +34,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +54,12 @@ from .website_common import (
     holds,
     human_size,
     media_path,
+    move_into_place,
     os_error,
     release_slug,
     remove_file,
     sort_key,
+    stage_if_changed,
     term_slug,
     write_if_changed,
 )
@@ -224,17 +226,27 @@ class WebsiteChannel(Channel):
             shown = self._shown(out, inputs, on_disk[SHOWN])
         changing = False
 
-        def write(path: str, text: str) -> None:
+        def unvouch() -> None:
+            # A marker vouches for nothing while files change: a run that stops half-way
+            # leaves the next one to render what the marker would have spared.
             nonlocal changing
-            data = text.encode("utf-8")
-            if not changing and not holds(out / path, data):
-                # A marker vouches for nothing while files change: a run that stops half-way
-                # leaves the next one to render what the marker would have spared.
+            if not changing:
                 changing = True
                 if on_disk[BUILT_WITH] != inputs:
                     remove_file(out / BUILT_WITH)
                 remove_file(out / SHOWN)
-            write_if_changed(out / path, data)
+
+        def write(path: str, content: str | Iterator[str]) -> None:
+            if isinstance(content, str):
+                data = content.encode("utf-8")
+                if not changing and not holds(out / path, data):
+                    unvouch()
+                write_if_changed(out / path, data)
+            else:  # the search index: written in parts, compared on disk
+                staged = stage_if_changed(out / path, (part.encode("utf-8") for part in content))
+                if staged is not None:
+                    unvouch()
+                    move_into_place(staged, out / path)
 
         built = site.build(records, retracted, release_pages=pages, shown=shown, write=write)
         for name in STATIC:

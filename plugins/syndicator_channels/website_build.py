@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Callable, Container, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -204,11 +204,12 @@ class Site:
         *,
         release_pages: Container[str] | None = None,
         shown: Mapping[str, str] | None = None,
-        write: Callable[[str, str], None],
+        write: Callable[[str, str | Iterator[str]], None],
     ) -> Built:
         """Render every file of the site and hand each to ``write`` (its path relative to the
         site root, its text) as soon as it is made, so that memory holds one page at a time,
-        not the site: 10,000 release pages are some 300 MB of text.
+        not the site: 10,000 release pages are some 300 MB of text. The search index, tens of
+        megabytes, comes as an iterator of its parts.
 
         Pages in ``retracted`` are rewritten with their notice but listed nowhere: not in the
         indexes, the archive, the search, the feeds or the sitemap. Every release page is
@@ -226,7 +227,7 @@ class Site:
         written: list[str] = []
         unchanged: set[str] = set()  # listing pages that show what they showed
 
-        def emit(path: str, text: str) -> None:
+        def emit(path: str, text: str | Iterator[str]) -> None:
             write(path, text)
             paths.append(path)
             written.append(path)
@@ -487,27 +488,28 @@ def _digest(value: Any, *parts: str) -> str:
     return hashlib.sha256("\n".join((text, *parts)).encode("utf-8")).hexdigest()[:32]
 
 
-def search_index(records: list[Record], items: list[dict[str, Any]]) -> str:
-    """The search index as a script that sets ``window.SYNDICATOR_SEARCH``.
+def search_index(records: list[Record], items: list[dict[str, Any]]) -> Iterator[str]:
+    """The search index as a script that sets ``window.SYNDICATOR_SEARCH``, in parts: one
+    release at a time, so that its tens of megabytes are never held whole (twice, with the
+    file on disk it is compared with).
 
     A script, not a JSON file fetched at run time: browsers refuse ``fetch`` on ``file://``,
     but load a ``<script src>`` there, so search works from a copied folder too.
     """
-    docs = []
-    for (rel, _, _, _), item in zip(records, items, strict=True):
+    yield "window.SYNDICATOR_SEARCH = ["
+    for n, ((rel, _, _, _), item) in enumerate(zip(records, items, strict=True)):
         text = " ".join(plain_body(rel).split())
-        docs.append(
-            {
-                "t": rel.title,
-                "u": item["path"],
-                "d": item["date"],
-                "a": rel.agency,
-                "s": item["summary"],
-                "k": list(rel.tags),
-                "l": item["lang"],
-                "x": text[:SEARCH_TEXT],
-            }
-        )
-    blob = json.dumps(docs, ensure_ascii=False, separators=(",", ":"))
-    # "</" cannot end a script element that does not exist, but keep the file inert anywhere
-    return "window.SYNDICATOR_SEARCH = " + blob.replace("</", "<\\/") + ";\n"
+        doc = {
+            "t": rel.title,
+            "u": item["path"],
+            "d": item["date"],
+            "a": rel.agency,
+            "s": item["summary"],
+            "k": list(rel.tags),
+            "l": item["lang"],
+            "x": text[:SEARCH_TEXT],
+        }
+        blob = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+        # "</" cannot end a script element that does not exist, but keep the file inert anywhere
+        yield ("," if n else "") + blob.replace("</", "<\\/")
+    yield "];\n"

@@ -7,12 +7,14 @@ the wordpress channel borrows the size and file-type wording.
 from __future__ import annotations
 
 import errno
+import filecmp
 import hashlib
 import json
 import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
@@ -209,6 +211,37 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     except OSError as exc:
         raise os_error(path, exc) from exc
     return True
+
+
+def stage_if_changed(path: Path, parts: Iterable[bytes]) -> Path | None:
+    """Write ``parts`` to a new file beside ``path``, and return it if its bytes differ from
+    ``path``'s (move it into place with :func:`move_into_place`); if they do not, remove it
+    and return None. For a file too large to hold in memory twice (the search index)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                for part in parts:
+                    fh.write(part)
+            os.chmod(tmp, 0o644)
+            if path.is_file() and filecmp.cmp(tmp, path, shallow=False):
+                os.unlink(tmp)
+                return None
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise os_error(path, exc) from exc
+    return Path(tmp)
+
+
+def move_into_place(staged: Path, path: Path) -> None:
+    try:
+        os.replace(staged, path)
+    except OSError as exc:
+        staged.unlink(missing_ok=True)
+        raise os_error(path, exc) from exc
 
 
 def remove_file(path: Path) -> bool:

@@ -551,6 +551,9 @@ def test_search_index_and_page(tmp_path: Path, releases: list[Release]) -> None:
     assert docs[1]["l"] == "en"
     raw = (site / "search-index.js").read_text(encoding="utf-8")
     assert "</script>" not in raw and "<\\/script>" in raw  # the injected title stays inert
+    # written a release at a time, the same bytes as the whole list at once
+    whole = json.dumps(docs, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    assert raw == f"window.SYNDICATOR_SEARCH = {whole};\n"
     page = (site / "search.html").read_text(encoding="utf-8")
     assert 'action="search.html"' in page and 'data-count="{n} siaran pers cocok dengan “{q}”."' in page
     assert "<noscript>" in page and 'href="archive.html"' in page
@@ -804,3 +807,38 @@ def test_a_finish_that_stops_half_way_leaves_no_marker_to_vouch_for_its_pages(
     assert {path: data for path, (data, _) in snapshot(site).items()} == {
         path: data for path, (data, _) in first.items()
     }
+
+
+def test_an_edit_of_the_body_alone_reaches_the_search_and_leaves_the_listing_pages(
+    tmp_path: Path, releases: list[Release]
+) -> None:
+    from syndicator_channels.website import BUILT_WITH, SHOWN
+
+    ctx = make_ctx(tmp_path)
+    channel = WebsiteChannel()
+    receipts = {r.key: channel.publish(channel.render(r, ctx), ctx) for r in releases}
+    channel.finish(ctx)
+    site = tmp_path / "site"
+    before = snapshot(site)
+    edited = releases[0].with_changes(body_html="<p>Isi rilis yang diperbaiki: Rhizophora.</p>", body_text="")
+    channel.update(receipts[edited.key], channel.render(edited, ctx), ctx)
+    channel.finish(ctx)
+    after = snapshot(site)
+    page = f"releases/{release_slug(edited)}.html"
+    record = f".syndicator/releases/{Path(page).stem}.json"
+    changed = {path for path in after if after[path][0] != before[path][0]}
+    assert changed == {page, record, "search-index.js", "feed.xml", "feed.json"}  # the feeds carry the body
+    listings = [p for p in after if p == "index.html" or p.startswith(("agency/", "tag/", "archive/"))]
+    assert listings and all(after[p] == before[p] for p in listings)  # not written again: same mtime
+    assert "Rhizophora" in search_docs(site)[0]["x"]
+    assert (site / BUILT_WITH).is_file() and (site / SHOWN).is_file()
+    assert not [p for p in after if p.endswith(".tmp")]
+
+    # the search index written in parts fails to land: the listings marker is gone, no part is left
+    (site / "search-index.js").unlink()
+    (site / "search-index.js").mkdir()
+    again = edited.with_changes(body_html="<p>Isi rilis, sekali lagi.</p>")
+    channel.update(receipts[edited.key], channel.render(again, ctx), ctx)
+    with pytest.raises(PermanentError, match=r"search-index\.js"):
+        channel.finish(ctx)
+    assert not (site / SHOWN).exists() and not list(site.glob(".search-index.js.*"))
