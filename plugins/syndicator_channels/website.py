@@ -245,7 +245,11 @@ class WebsiteChannel(Channel):
             else:  # the search index: written in parts, compared on disk
                 staged = stage_if_changed(out / path, (part.encode("utf-8") for part in content))
                 if staged is not None:
-                    unvouch()
+                    try:
+                        unvouch()
+                    except BaseException:
+                        staged.unlink(missing_ok=True)  # no stray part left in the site
+                        raise
                     move_into_place(staged, out / path)
 
         built = site.build(records, retracted, release_pages=pages, shown=shown, write=write)
