@@ -602,6 +602,26 @@ def test_the_console_script_collects_less_often_and_a_caller_in_process_is_left_
     assert gc.get_threshold() == defaults
 
 
+def test_run_every_goes_back_to_the_usual_pace_of_collection(demo: Demo) -> None:
+    """A service pays start-up once: ``run --every`` collects at Python's pace, so its idle
+    ticks' little garbage does not wait for a pass 10 MB at a time."""
+    import gc
+
+    from syndicator.console import USUAL_YOUNG_THRESHOLD
+
+    script = (
+        "import gc, os, signal, sys, threading\n"
+        "from syndicator.console import main\n"
+        f"sys.argv = ['syndicator', '--config', {str(demo.config)!r}, 'run', '--every', '1h']\n"
+        "threading.Timer(2, os.kill, (os.getpid(), signal.SIGTERM)).start()\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(*gc.get_threshold(), file=sys.stderr)\n"
+    )
+    proc = run_process([sys.executable, "-c", script])
+    assert proc.returncode == 0 and "SIGTERM: stopping" in proc.stderr, proc.stderr
+    assert proc.stderr.split()[-3:] == [str(USUAL_YOUNG_THRESHOLD), *map(str, gc.get_threshold()[1:])]
+
+
 def test_run_exits_75_at_once_while_another_run_holds_the_lock(demo: Demo) -> None:
     path = lock_path(demo.state)
     path.parent.mkdir(parents=True)

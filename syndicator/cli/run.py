@@ -97,9 +97,11 @@ def loop(
     app: App, sources: tuple[str, ...], channels: tuple[str, ...], dry_run: bool, interval: float
 ) -> None:
     """Ticks every ``interval`` seconds until a signal; a tick that finds the lock taken is skipped."""
+    from ..console import collect_as_usual
     from ..errors import ConfigError, LockedError
     from ..stopping import stopping_on_signals
 
+    collect_as_usual()  # a service pays start-up once
     stop = threading.Event()
 
     def announce(signum: int) -> None:
