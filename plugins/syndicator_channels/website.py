@@ -61,6 +61,7 @@ from .website_common import (
     sort_key,
     stage_if_changed,
     term_slug,
+    write_atomically,
     write_if_changed,
 )
 
@@ -239,9 +240,9 @@ class WebsiteChannel(Channel):
         def write(path: str, content: str | Iterator[str]) -> None:
             if isinstance(content, str):
                 data = content.encode("utf-8")
-                if not changing and not holds(out / path, data):
+                if not holds(out / path, data):  # read once: unchanged files are not written
                     unvouch()
-                write_if_changed(out / path, data)
+                    write_atomically(out / path, data)
             else:  # the search index: written in parts, compared on disk
                 staged = stage_if_changed(out / path, (part.encode("utf-8") for part in content))
                 if staged is not None:

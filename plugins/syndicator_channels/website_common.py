@@ -197,6 +197,13 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     """Atomically write ``data`` unless the file already holds exactly it. True if written."""
     if holds(path, data):
         return False
+    write_atomically(path, data)
+    return True
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a new file beside ``path`` and move it into place: a reader sees
+    the old file or the new one, never half of one."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -210,7 +217,6 @@ def write_if_changed(path: Path, data: bytes) -> bool:
             raise
     except OSError as exc:
         raise os_error(path, exc) from exc
-    return True
 
 
 def stage_if_changed(path: Path, parts: Iterable[bytes]) -> Path | None:
