@@ -3,7 +3,8 @@
 :class:`Site` renders one release page (for ``publish``) and, from every record, the
 indexes ``finish`` rebuilds: home and its pages, agencies, topics, the monthly archive, the
 search page and its index, the Atom and JSON feeds and, with a ``base_url``, ``sitemap.xml``.
-Everything here is pure: paths and text in, text out, the same bytes for the same records.
+Everything here is pure: paths and text in, text out (handed to the ``write`` that ``build``
+is given), the same bytes for the same records.
 """
 
 from __future__ import annotations

@@ -204,25 +204,26 @@ def write_if_changed(path: Path, data: bytes) -> bool:
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to a new file beside ``path`` and move it into place: a reader sees
     the old file or the new one, never half of one."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise os_error(path, exc) from exc
+    move_into_place(_staged(path, (data,)), path)
 
 
 def stage_if_changed(path: Path, parts: Iterable[bytes]) -> Path | None:
     """Write ``parts`` to a new file beside ``path``, and return it if its bytes differ from
     ``path``'s (move it into place with :func:`move_into_place`); if they do not, remove it
     and return None. For a file too large to hold in memory twice (the search index)."""
+    staged = _staged(path, parts)
+    try:
+        if path.is_file() and filecmp.cmp(staged, path, shallow=False):
+            staged.unlink()
+            return None
+    except OSError as exc:
+        staged.unlink(missing_ok=True)
+        raise os_error(path, exc) from exc
+    return staged
+
+
+def _staged(path: Path, parts: Iterable[bytes]) -> Path:
+    """``parts`` written to a new file beside ``path`` (readable by all, as a web server must)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -231,9 +232,6 @@ def stage_if_changed(path: Path, parts: Iterable[bytes]) -> Path | None:
                 for part in parts:
                     fh.write(part)
             os.chmod(tmp, 0o644)
-            if path.is_file() and filecmp.cmp(tmp, path, shallow=False):
-                os.unlink(tmp)
-                return None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
