@@ -7,6 +7,7 @@ a plugin like any other, registered last, so a custom ``approve_release`` can de
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,15 +73,29 @@ def pin(decision: Decision, current_hash: str, stored: PinnedApproval | None) ->
             return stored
         return None
     at = decision.approved_at.isoformat() if decision.approved_at else None
-    identity = f"{decision.origin}|{decision.approved_by}|{at or ''}"
+    identity = approval_identity(decision.origin, decision.approved_by, at, decision.content_hash)
     if decision.content_hash:
-        identity += f"|{decision.content_hash}"
         return PinnedApproval(decision.approved_by, at, decision.content_hash, decision.origin, identity)
     if stored is not None and stored.identity == identity:
         return stored  # same approval as before: keep what it pinned
     if stored is not None and stored.origin == "cli" and stored.approved_hash == current_hash:
         return stored
     return PinnedApproval(decision.approved_by, at, current_hash, decision.origin, identity)
+
+
+def approval_identity(
+    origin: str | None, approved_by: str | None, at: str | None, content_hash: str | None
+) -> str:
+    """What tells one approval from another (origin, approver, time and the hash it named),
+    as a short digest: the ledger only ever compares two of them, and keeps one per release."""
+    text = f"{origin}|{approved_by}|{at or ''}" + (f"|{content_hash}" if content_hash else "")
+    return identity_digest(text)
+
+
+def identity_digest(text: str) -> str:
+    """The digest :func:`approval_identity` keeps of an approval's identity, written out in full
+    (as the ledger kept it before schema 4, and as it upgrades it)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

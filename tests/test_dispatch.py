@@ -353,7 +353,7 @@ def test_every_outcome_reported_is_already_on_disk(h: Harness) -> None:
     def on_disk(outcome: object) -> None:
         with closing_connection(h.state_path) as conn:
             row = conn.execute(
-                "SELECT state FROM deliveries WHERE release_key = ? AND channel = 'rec'",
+                "SELECT state FROM deliveries JOIN releases ON id = release WHERE key = ? AND channel = 'rec'",
                 (outcome.release_key,),  # type: ignore[attr-defined]
             ).fetchone()
         seen.append((outcome.state, row[0]))  # type: ignore[attr-defined]
@@ -382,7 +382,9 @@ def test_a_paced_channel_records_each_outcome_before_waiting_its_turn(h: Harness
     def reported(outcome: object) -> None:
         key = outcome.release_key  # type: ignore[attr-defined]
         with closing_connection(h.state_path) as conn:
-            (state,) = conn.execute("SELECT state FROM deliveries WHERE release_key = ?", (key,)).fetchone()
+            (state,) = conn.execute(
+                "SELECT state FROM deliveries JOIN releases ON id = release WHERE key = ?", (key,)
+            ).fetchone()
         happened.append(f"{state} {key}")
 
     h.journal.publish = publish_and_note  # type: ignore[method-assign]

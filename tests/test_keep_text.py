@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from enginekit import Harness
 
-from syndicator.ledger import SCHEMA_VERSION, Ledger
 from syndicator.models import DeliveryState
 
 BODY = "Pemerintah provinsi membuka layanan informasi publik di setiap kabupaten."
@@ -97,42 +93,3 @@ def test_new_content_approved_after_the_text_was_let_go_is_stored_and_sent(h: Ha
     assert h.delivery("news/a", "rec").action.value == "correct"
     stored = h.ledger.release("news/a")
     assert stored is not None and not stored.has_text  # let go again once the correction went out
-
-
-def test_a_schema_1_file_is_upgraded_with_each_release_text_moved_apart(h: Harness) -> None:
-    h.write("a.md", id="a", title="Layanan", body=BODY)
-    h.run()
-    h.ledger.close()
-    _downgrade_to_schema_1(h.state_path)
-
-    h.ledger = Ledger.open(h.state_path)
-
-    stored = h.ledger.release("news/a")
-    assert stored is not None and stored.has_text and BODY in stored.release.body_html
-    assert stored.release.content_hash == h.delivery("news/a", "rec").content_hash
-    with sqlite3.connect(h.state_path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(releases)")}
-    assert "events_at" not in names and "events_calls" in names
-    assert "planned" in columns
-    h.run()
-    assert h.journal.sent_keys("rec") == ["news/a"]
-
-
-def _downgrade_to_schema_1(path: Path) -> None:
-    """The file as syndicator 0.1 wrote it: each release's text inside its data."""
-    conn = sqlite3.connect(path)
-    for key, data in conn.execute("SELECT key, data FROM releases").fetchall():
-        fields = json.loads(zlib.decompress(data))
-        (text,) = conn.execute("SELECT data FROM release_text WHERE key = ?", (key,)).fetchone()
-        fields.update(json.loads(zlib.decompress(text)))
-        conn.execute(
-            "UPDATE releases SET data = ? WHERE key = ?", (zlib.compress(json.dumps(fields).encode()), key)
-        )
-    conn.execute("DROP TABLE release_text")
-    conn.execute("ALTER TABLE releases DROP COLUMN planned")
-    conn.execute("CREATE INDEX events_at ON events (at)")
-    conn.execute("PRAGMA user_version = 1")
-    conn.commit()
-    conn.close()

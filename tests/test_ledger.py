@@ -208,7 +208,8 @@ def _state_on_disk(path: Path, key: str, channel: str) -> str:
     """The delivery's state as another process would read it from the file."""
     with closing_connection(path) as conn:
         row = conn.execute(
-            "SELECT state FROM deliveries WHERE release_key = ? AND channel = ?", (key, channel)
+            "SELECT state FROM deliveries JOIN releases ON id = release WHERE key = ? AND channel = ?",
+            (key, channel),
         ).fetchone()
     return str(row[0])
 

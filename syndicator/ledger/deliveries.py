@@ -10,17 +10,23 @@ from typing import Any
 
 from ..errors import SyndicatorError
 from ..models import Action, Delivery, DeliveryState, Receipt
+from .codec import _dt, _hash, _hex, _time
 from .rows import DeliveryFacts
-from .store import IN_KEYS, Pending, Store, _dt, _iso, _key_list
+from .store import IN_KEYS, RELEASE_ID, Pending, Store, _key_list
+
+# A delivery with its release's key (deliveries refer to releases by row number).
+_SELECT = "SELECT releases.key AS release_key, deliveries.* FROM deliveries JOIN releases ON releases.id = deliveries.release"
+_WHERE_ONE = f"release = {RELEASE_ID} AND channel = ?"
 
 
 class DeliveryRecords(Store):
-    def _delivery(self, row: sqlite3.Row) -> Delivery:
+    def _delivery(self, row: sqlite3.Row, release_key: str | None = None) -> Delivery:
+        """The delivery in a row of ``_SELECT`` (or, with its key, of ``deliveries`` alone)."""
         return Delivery(
-            release_key=row["release_key"],
+            release_key=release_key or row["release_key"],
             channel=row["channel"],
             state=DeliveryState(row["state"]),
-            content_hash=row["content_hash"],
+            content_hash=_hex(row["content_hash"]) or "",
             attempts=row["attempts"],
             next_attempt_at=_dt(row["next_attempt_at"]),
             receipt=Receipt.from_dict(json.loads(row["receipt"])) if row["receipt"] else None,
@@ -30,9 +36,7 @@ class DeliveryRecords(Store):
         )
 
     def delivery(self, release_key: str, channel: str) -> Delivery | None:
-        rows = self._query(
-            "SELECT * FROM deliveries WHERE release_key = ? AND channel = ?", (release_key, channel)
-        )
+        rows = self._query(_SELECT + " WHERE key = ? AND channel = ?", (release_key, channel))
         return self._delivery(rows[0]) if rows else None
 
     def deliveries(
@@ -45,10 +49,10 @@ class DeliveryRecords(Store):
     ) -> list[Delivery]:
         clauses, params = [], []
         if release_key is not None:
-            clauses.append("release_key = ?")
+            clauses.append("key = ?")
             params.append(release_key)
         if release_keys is not None:
-            clauses.append("release_key" + IN_KEYS)
+            clauses.append("key" + IN_KEYS)
             params.append(_key_list(release_keys))
         if channel is not None:
             clauses.append("channel = ?")
@@ -58,24 +62,26 @@ class DeliveryRecords(Store):
             clauses.append(f"state IN ({','.join('?' * len(wanted))})")
             params.extend(wanted)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._query(f"SELECT * FROM deliveries{where} ORDER BY release_key, channel", params)
+        rows = self._query(f"{_SELECT}{where} ORDER BY key, channel", params)
         return [self._delivery(r) for r in rows]
 
     def delivery_facts(self) -> list[DeliveryFacts]:
         """Every delivery's state and last error, ordered as :meth:`deliveries` orders them."""
         states = {str(s): s for s in DeliveryState}
         rows = self._query(
-            "SELECT release_key, channel, state, last_error FROM deliveries ORDER BY release_key, channel"
+            "SELECT key, channel, state, last_error FROM deliveries JOIN releases ON releases.id = release"
+            " ORDER BY key, channel"
         )
         return [DeliveryFacts(key, channel, states[state], error) for key, channel, state, error in rows]
 
     def delivery_index(self, keys: Iterable[str]) -> dict[tuple[str, str], tuple[str, str]]:
         """(release, channel) -> (state, content hash) for each delivery of ``keys``, for planning."""
         rows = self._query(
-            "SELECT release_key, channel, state, content_hash FROM deliveries WHERE release_key" + IN_KEYS,
+            "SELECT key, channel, state, deliveries.content_hash FROM deliveries"
+            " JOIN releases ON releases.id = release WHERE key" + IN_KEYS,
             (_key_list(keys),),
         )
-        return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+        return {(r[0], r[1]): (r[2], _hex(r[3]) or "") for r in rows}
 
     def plan(self, pairs: Iterable[tuple[str, str, str]], now: datetime) -> list[Delivery]:
         """Create a pending delivery for each (release, channel, content hash) that has none.
@@ -88,24 +94,25 @@ class DeliveryRecords(Store):
         waiting = (str(DeliveryState.PENDING), str(DeliveryState.FAILED))
         with self.transaction() as conn:
             for release_key, channel, content_hash in pairs:
+                stored_hash, at = _hash(content_hash), _time(now)
                 cur = conn.execute(
-                    "INSERT INTO deliveries (release_key, channel, state, content_hash, created_at,"
-                    " updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                    (release_key, channel, DeliveryState.PENDING, content_hash, _iso(now), _iso(now)),
+                    "INSERT INTO deliveries (release, channel, state, content_hash, created_at,"
+                    f" updated_at) VALUES ({RELEASE_ID},?,?,?,?,?) ON CONFLICT DO NOTHING",
+                    (release_key, channel, DeliveryState.PENDING, stored_hash, at, at),
                 )
                 event = "planned"
                 if not cur.rowcount:
                     cur = conn.execute(
                         "UPDATE deliveries SET content_hash = ?, state = ?, attempts = 0, next_attempt_at = NULL,"
-                        " updated_at = ? WHERE release_key = ? AND channel = ? AND content_hash != ?"
+                        f" updated_at = ? WHERE {_WHERE_ONE} AND content_hash != ?"
                         " AND state IN (?, ?)",
                         (
-                            content_hash,
+                            stored_hash,
                             DeliveryState.PENDING,
-                            _iso(now),
+                            at,
                             release_key,
                             channel,
-                            content_hash,
+                            stored_hash,
                             *waiting,
                         ),
                     )
@@ -163,23 +170,26 @@ class DeliveryRecords(Store):
         """
 
         sets = ["state = ?", "updated_at = ?", "next_attempt_at = ?"]
-        params: list[Any] = [str(state), _iso(now), _iso(next_attempt_at)]
+        params: list[Any] = [str(state), _time(now), _time(next_attempt_at)]
         if attempts is not None:
             sets.append("attempts = ?")
             params.append(attempts)
         if receipt is not None:
             sets.append("receipt = ?")
-            params.append(json.dumps(receipt.to_dict(), ensure_ascii=False))
+            fields = {
+                k: v for k, v in receipt.to_dict().items() if v
+            }  # an empty one reads back as its default
+            params.append(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
         if error is not None:
             sets.append("last_error = ?")
             params.append(error)
         if state is DeliveryState.SENT:
             sets.append("sent_at = ?")
-            params.append(_iso(now))
+            params.append(_time(now))
         if action is not None:
             sets.append("action = ?")
             params.append(str(action))
-        where = "release_key = ? AND channel = ?"
+        where = _WHERE_ONE
         params += [release_key, channel]
         allowed = [str(s) for s in expect] if expect is not None else []
         if expect is not None:
@@ -192,8 +202,7 @@ class DeliveryRecords(Store):
             row = next(iter(conn.execute(sql, params).fetchall()), None)
             if row is None:
                 found = conn.execute(
-                    "SELECT state FROM deliveries WHERE release_key = ? AND channel = ?",
-                    (release_key, channel),
+                    f"SELECT state FROM deliveries WHERE {_WHERE_ONE}", (release_key, channel)
                 ).fetchone()
                 if found is None:
                     raise SyndicatorError(f"no delivery of {release_key} to {channel}")
@@ -208,14 +217,14 @@ class DeliveryRecords(Store):
                 channel=channel,
                 actor=actor,
                 state=str(state),
-                content_hash=row["content_hash"],
+                content_hash=_hex(row["content_hash"]),
                 payload_hash=payload_hash,
                 attempt=row["attempts"],
                 remote_id=receipt.remote_id if receipt else None,
                 url=receipt.url if receipt else None,
                 detail=error if error and not detail else detail,
             )
-            return self._delivery(row)
+            return self._delivery(row, release_key)
 
         return write
 
@@ -237,8 +246,15 @@ class DeliveryRecords(Store):
             for release_key, channel, content_hash, action in items:
                 cur = conn.execute(
                     "UPDATE deliveries SET state = ?, action = ?, content_hash = ?, attempts = 0,"
-                    " next_attempt_at = NULL, last_error = '', updated_at = ? WHERE release_key = ? AND channel = ?",
-                    (DeliveryState.PENDING, str(action), content_hash, _iso(now), release_key, channel),
+                    f" next_attempt_at = NULL, last_error = '', updated_at = ? WHERE {_WHERE_ONE}",
+                    (
+                        DeliveryState.PENDING,
+                        str(action),
+                        _hash(content_hash),
+                        _time(now),
+                        release_key,
+                        channel,
+                    ),
                 )
                 if cur.rowcount:
                     self._event(
@@ -263,7 +279,7 @@ class DeliveryRecords(Store):
         since = now - timedelta(hours=24)
         rows = self._query(
             "SELECT COUNT(*), MIN(at) FROM events WHERE channel = ? AND event = 'in_flight' AND at >= ?",
-            (channel, _iso(since)),
+            (channel, _time(since)),
         )
         used, oldest = int(rows[0][0]), _dt(rows[0][1])
         if used < quota:

@@ -10,7 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .store import IN_KEYS, Store, _dt, _iso, _key_list, utcnow
+from .codec import NO_TIME_AFTER, NO_TIME_BEFORE, _at, _hex, _time
+from .store import IN_KEYS, RELEASE_ID, Store, _key_list
+
+# An event with its release's key (events refer to releases by row number).
+_SELECT = "SELECT events.*, releases.key AS release_key FROM events LEFT JOIN releases ON releases.id = events.release"
 
 
 @dataclass(frozen=True)
@@ -66,19 +70,24 @@ class Event:
 def _event(r: sqlite3.Row) -> Event:
     return Event(
         r["id"],
-        _dt(r["at"]) or utcnow(),
+        _at(r["at"]),
         r["release_key"],
         r["channel"],
         r["actor"],
         r["event"],
         r["state"],
-        r["content_hash"],
-        r["payload_hash"],
+        _hex(r["content_hash"]),
+        _hex(r["payload_hash"]),
         r["detail"],
         r["attempt"],
         r["remote_id"],
         r["url"],
     )
+
+
+def _bound(value: datetime | None, default: int) -> int:
+    stored = _time(value)
+    return default if stored is None else stored
 
 
 class EventRecords(Store):
@@ -96,9 +105,9 @@ class EventRecords(Store):
         clauses: list[str] = []
         params: list[Any] = []
         for clause, value in (
-            ("release_key = ?", release_key),
-            ("at >= ?", _iso(since)),
-            ("at < ?", _iso(until)),
+            (f"release = {RELEASE_ID}", release_key),
+            ("at >= ?", _time(since)),
+            ("at < ?", _time(until)),
         ):
             if value is not None:
                 clauses.append(clause)
@@ -106,7 +115,7 @@ class EventRecords(Store):
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         tail = " LIMIT ?" if limit else ""
         rows = self._query(
-            f"SELECT * FROM events{where} ORDER BY id DESC{tail}", [*params, *([limit] if limit else [])]
+            f"{_SELECT}{where} ORDER BY events.id DESC{tail}", [*params, *([limit] if limit else [])]
         )
         return [_event(r) for r in reversed(rows)]
 
@@ -119,8 +128,8 @@ class EventRecords(Store):
         after = 0
         while True:
             rows = self._query(
-                "SELECT * FROM events WHERE id > ? AND at >= ? AND at < ? ORDER BY id LIMIT ?",
-                (after, _iso(since) or "", _iso(until) or "9999", batch),
+                _SELECT + " WHERE events.id > ? AND at >= ? AND at < ? ORDER BY events.id LIMIT ?",
+                (after, _bound(since, NO_TIME_BEFORE), _bound(until, NO_TIME_AFTER), batch),
             )
             yield from map(_event, rows)
             if len(rows) < batch:
@@ -136,8 +145,8 @@ class EventRecords(Store):
         keys = list(dict.fromkeys(release_keys))
         for start in range(0, len(keys), chunk):
             rows = self._query(
-                "SELECT * FROM events WHERE release_key" + IN_KEYS + " AND at < ? ORDER BY id",
-                (_key_list(keys[start : start + chunk]), _iso(until) or "9999"),
+                _SELECT + " WHERE key" + IN_KEYS + " AND at < ? ORDER BY events.id",
+                (_key_list(keys[start : start + chunk]), _bound(until, NO_TIME_AFTER)),
             )
             yield from map(_event, rows)
 
@@ -148,14 +157,14 @@ class EventRecords(Store):
         with self.transaction() as conn:
             for row in conn.execute("SELECT problem FROM alerts WHERE cleared_at IS NULL").fetchall():
                 if row[0] not in keys:
-                    conn.execute("UPDATE alerts SET cleared_at = ? WHERE problem = ?", (_iso(now), row[0]))
+                    conn.execute("UPDATE alerts SET cleared_at = ? WHERE problem = ?", (_time(now), row[0]))
             for key, summary in current:
                 conn.execute(
                     "INSERT INTO alerts (problem, first_seen, summary) VALUES (?,?,?) ON CONFLICT (problem) DO"
                     " UPDATE SET summary = excluded.summary, sent_at = CASE WHEN cleared_at IS NULL THEN sent_at END,"
                     " first_seen = CASE WHEN cleared_at IS NULL THEN first_seen ELSE excluded.first_seen END,"
                     " cleared_at = NULL",
-                    (key, _iso(now), summary),
+                    (key, _time(now), summary),
                 )
             rows = conn.execute(
                 "SELECT problem FROM alerts WHERE cleared_at IS NULL AND sent_at IS NULL"
@@ -165,5 +174,5 @@ class EventRecords(Store):
     def mark_alerts_sent(self, keys: Iterable[str], now: datetime) -> None:
         with self.transaction() as conn:
             for key in keys:
-                conn.execute("UPDATE alerts SET sent_at = ? WHERE problem = ?", (_iso(now), key))
+                conn.execute("UPDATE alerts SET sent_at = ? WHERE problem = ?", (_time(now), key))
                 self._event(conn, now, "alerted", detail=key)

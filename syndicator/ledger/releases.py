@@ -5,37 +5,30 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 
-from ..approval import PinnedApproval
+from ..approval import PinnedApproval, approval_identity
 from ..errors import ReleaseNotFound
 from ..models import Release
-from .rows import GateRow, ReleaseFacts, StoredRelease, Summary, pack_release, unpack_release
+from .codec import _at, _dt, _hash, _hex, _time
+from .rows import Columns, GateRow, ReleaseFacts, StoredRelease, Summary, pack_release, unpack_release
 from .sourcestate import SourceStateBuffer
-from .store import IN_KEYS, Store, _dt, _iso, _key_list, utcnow
+from .store import IN_KEYS, Store, _key_list
 
 # The order releases go out in: urgent first, then by when each is (or was) due.
 _DISPATCH_ORDER = " ORDER BY (priority = 'urgent') DESC, COALESCE(publish_at, published, first_seen), key"
 _NEWEST_FIRST = " ORDER BY COALESCE(published, first_seen) DESC, key"
 _SELECT = (
-    "SELECT releases.*, release_text.data AS text, release_text.key IS NOT NULL AS kept"
-    " FROM releases LEFT JOIN release_text USING (key)"
+    "SELECT releases.*, release_text.data AS text, release_text.release IS NOT NULL AS kept"
+    " FROM releases LEFT JOIN release_text ON release_text.release = releases.id"
 )
-_KEPT = "releases.key IN (SELECT key FROM release_text)"  # whether the text is kept, not read
+_KEPT = "releases.id IN (SELECT release FROM release_text)"  # whether the text is kept, not read
 # The same rows without the text: whether it is kept, but not the text itself.
 _SELECT_FACTS = f"SELECT releases.*, NULL AS text, {_KEPT} AS kept FROM releases"
 
 
 class ReleaseRecords(Store):
-    def _upgrade(self, conn: sqlite3.Connection, version: int) -> None:
-        super()._upgrade(conn, version)
-        if 0 < version < 2:  # schema 1 kept the text inside each release's data
-            for key, data in conn.execute("SELECT key, data FROM releases").fetchall():
-                packed, text = pack_release(unpack_release(data))
-                conn.execute("UPDATE releases SET data = ? WHERE key = ?", (packed, key))
-                conn.execute("INSERT OR REPLACE INTO release_text (key, data) VALUES (?,?)", (key, text))
-
     def let_go_of_delivered_text(self) -> int:
         """Drop the text of releases that every planned channel has, in the version it has.
 
@@ -45,9 +38,9 @@ class ReleaseRecords(Store):
         """
         with self.transaction() as conn:
             cur = conn.execute(
-                "DELETE FROM release_text WHERE key IN ("
-                " SELECT d.release_key FROM deliveries d JOIN releases r ON r.key = d.release_key"
-                " GROUP BY d.release_key"
+                "DELETE FROM release_text WHERE release IN ("
+                " SELECT d.release FROM deliveries d JOIN releases r ON r.id = d.release"
+                " GROUP BY d.release"
                 " HAVING SUM(d.state NOT IN ('sent', 'retracted', 'abandoned')"
                 " OR d.content_hash != r.content_hash) = 0)"
             )
@@ -60,7 +53,7 @@ class ReleaseRecords(Store):
             " approval_identity, hold_reason FROM releases WHERE key" + IN_KEYS,
             (_key_list(keys),),
         )
-        return {r["key"]: Summary(r["content_hash"], _pinned(r), r["hold_reason"]) for r in rows}
+        return {r["key"]: Summary(_hex(r["content_hash"]) or "", _pinned(r), r["hold_reason"]) for r in rows}
 
     def store_releases(
         self,
@@ -88,15 +81,16 @@ class ReleaseRecords(Store):
         now: datetime,
     ) -> str:
         content_hash = release.content_hash
+        stored_hash = _hash(content_hash)
         p = pinned or PinnedApproval(None, None, None, None, None)
         old = conn.execute(
-            "SELECT content_hash, approved_hash, approval_identity, hold_reason FROM releases WHERE key = ?",
+            "SELECT id, content_hash, approval_identity, hold_reason FROM releases WHERE key = ?",
             (release.key,),
         ).fetchone()
         if old is None:
             outcome = "new"
         elif (old["content_hash"], old["approval_identity"], old["hold_reason"]) != (
-            content_hash,
+            stored_hash,
             p.identity,
             hold_reason,
         ):
@@ -104,12 +98,12 @@ class ReleaseRecords(Store):
         else:
             return "same"
         data, text = pack_release(release)
-        changed_at = now if old is None or old["content_hash"] != content_hash else None
-        conn.execute(
-            "INSERT INTO releases (key, source, release_id, title, content_hash, data, tags, priority,"
+        changed_at = now if old is None or old["content_hash"] != stored_hash else None
+        row = conn.execute(
+            "INSERT INTO releases (key, source, title, content_hash, data, tags, priority,"
             " published, publish_at, first_seen, changed_at, approved_by, approved_at, approved_hash,"
             " approval_origin, approval_identity, hold_reason)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT (key) DO UPDATE SET title=excluded.title,"
             " content_hash=excluded.content_hash, data=excluded.data, tags=excluded.tags,"
             " priority=excluded.priority,"
@@ -118,32 +112,33 @@ class ReleaseRecords(Store):
             " approved_at=excluded.approved_at, approved_hash=excluded.approved_hash,"
             " approval_origin=excluded.approval_origin,"
             " approval_identity=excluded.approval_identity, hold_reason=excluded.hold_reason,"
-            " planned=CASE WHEN releases.content_hash = excluded.content_hash THEN releases.planned END",
+            " planned=CASE WHEN releases.content_hash = excluded.content_hash THEN releases.planned END"
+            " RETURNING id",
             (
                 release.key,
                 release.source,
-                release.id,
                 release.title,
-                content_hash,
+                stored_hash,
                 data,
-                json.dumps(list(release.tags), ensure_ascii=False),
+                _tags(release.tags),
                 release.priority,
-                _iso(release.published),
-                _iso(release.publish_at),
-                _iso(now),
-                _iso(now),
+                _time(release.published),
+                _time(release.publish_at),
+                _time(now),
+                _time(now),
                 p.approved_by,
                 p.approved_at,
-                p.approved_hash,
+                _hash(p.approved_hash),
                 p.origin,
                 p.identity,
                 hold_reason,
-                _iso(changed_at),
+                _time(changed_at),
             ),
-        )
+        ).fetchone()
         conn.execute(
-            "INSERT INTO release_text (key, data) VALUES (?,?) ON CONFLICT (key) DO UPDATE SET data=excluded.data",
-            (release.key, text),
+            "INSERT INTO release_text (release, data) VALUES (?,?)"
+            " ON CONFLICT (release) DO UPDATE SET data=excluded.data",
+            (row[0], text),
         )
         if outcome == "new":
             self._event(
@@ -154,7 +149,7 @@ class ReleaseRecords(Store):
                 content_hash=content_hash,
                 detail=release.origin,
             )
-        elif old["content_hash"] != content_hash:
+        elif old["content_hash"] != stored_hash:
             self._event(
                 conn,
                 now,
@@ -182,12 +177,10 @@ class ReleaseRecords(Store):
     def _stored(self, row: sqlite3.Row) -> StoredRelease:
         """The release in a row of ``_SELECT`` or ``_SELECT_FACTS``."""
         pinned = _pinned(row)
-        first_seen = _dt(row["first_seen"])
-        changed_at = _dt(row["changed_at"])
-        assert first_seen is not None and changed_at is not None
+        first_seen, changed_at = _at(row["first_seen"]), _at(row["changed_at"])
         text = row["text"]
         return StoredRelease(
-            release=unpack_release(row["data"], text, row["content_hash"]),
+            release=unpack_release(row["data"], text, _columns(row), _hex(row["content_hash"])),
             first_seen=first_seen,
             changed_at=changed_at,
             pinned=pinned,
@@ -207,7 +200,7 @@ class ReleaseRecords(Store):
         """A release by key (``source/id``), by id alone, or by a unique key prefix."""
         for sql, param in (
             (_SELECT + " WHERE key = ?", ref),
-            (_SELECT + " WHERE release_id = ?", ref),
+            (_SELECT + " WHERE key = source || '/' || ?", ref),
             (_SELECT + " WHERE key LIKE ? ESCAPE '\\' ORDER BY key", _like_prefix(ref)),
         ):
             rows = self._query(sql + " LIMIT 11", (param,))
@@ -250,8 +243,9 @@ class ReleaseRecords(Store):
         that period can count, whatever the size of the archive before it."""
         rows = self._query(
             "SELECT key FROM releases WHERE first_seen >= ?1 AND first_seen < ?2"
-            " UNION SELECT release_key FROM events WHERE at >= ?1 AND at < ?2 AND release_key IS NOT NULL",
-            (_iso(since), _iso(until)),
+            " UNION SELECT releases.key FROM events JOIN releases ON releases.id = events.release"
+            " WHERE at >= ?1 AND at < ?2",
+            (_time(since), _time(until)),
         )
         return {str(r[0]) for r in rows}
 
@@ -271,8 +265,7 @@ class ReleaseRecords(Store):
         tags = _tag_sets()
         result = []
         for r in self._query(sql, params):
-            first_seen = _dt(r["first_seen"])
-            assert first_seen is not None
+            first_seen = _at(r["first_seen"])
             result.append(
                 ReleaseFacts(
                     key=r["key"],
@@ -281,7 +274,7 @@ class ReleaseRecords(Store):
                     tags=tags(r["tags"]),
                     published=_dt(r["published"]),
                     publish_at=_dt(r["publish_at"]),
-                    content_hash=r["content_hash"],
+                    content_hash=_hex(r["content_hash"]) or "",
                     first_seen=first_seen,
                     pinned=_pinned(r),
                     hold_reason=r["hold_reason"],
@@ -305,14 +298,14 @@ class ReleaseRecords(Store):
             row = conn.execute("SELECT content_hash FROM releases WHERE key = ?", (key,)).fetchone()
             if row is None:
                 raise ReleaseNotFound(f"no release {key!r} in the ledger")
-            at = _iso(now)
-            pinned = PinnedApproval(
-                by, at, row["content_hash"], "cli", f"cli|{by}|{at}|{row['content_hash']}"
-            )
+            at = now.astimezone(UTC).isoformat(timespec="microseconds")
+            content_hash = _hex(row["content_hash"])
+            identity = approval_identity("cli", by, at, content_hash)
+            pinned = PinnedApproval(by, at, content_hash, "cli", identity)
             conn.execute(
                 "UPDATE releases SET approved_by=?, approved_at=?, approved_hash=?, approval_origin=?,"
                 " approval_identity=?, hold_reason=NULL WHERE key=?",
-                (by, at, pinned.approved_hash, "cli", pinned.identity, key),
+                (by, at, row["content_hash"], "cli", identity, key),
             )
             self._event(
                 conn,
@@ -336,7 +329,7 @@ class ReleaseRecords(Store):
             cur = conn.execute(
                 "UPDATE releases SET retracted_at = ?, retracted_by = ?, retracted_reason = ?"
                 " WHERE key = ? AND retracted_at IS NULL",
-                (_iso(now), by, reason, key),
+                (_time(now), by, reason, key),
             )
             if cur.rowcount:
                 self._event(conn, now, "retracted", release_key=key, actor=by, detail=reason)
@@ -359,7 +352,7 @@ class ReleaseRecords(Store):
         with self.transaction() as conn:
             conn.executemany(
                 "UPDATE releases SET planned = 1 WHERE key = ? AND content_hash = ?",
-                [(key, content_hash) for key, content_hash in rows],
+                [(key, _hash(content_hash)) for key, content_hash in rows],
             )
 
     def in_dispatch_order(self, keys: Iterable[str]) -> list[str]:
@@ -374,7 +367,7 @@ class ReleaseRecords(Store):
         with self.transaction() as conn:
             conn.executemany(
                 "UPDATE releases SET due_since = ? WHERE key = ? AND due_since IS NULL",
-                [(_iso(now), k) for k in keys],
+                [(_time(now), k) for k in keys],
             )
 
     def gate_rows(self, skip_planned: bool = False) -> list[GateRow]:
@@ -402,8 +395,8 @@ class ReleaseRecords(Store):
                     r["key"],
                     r["source"],
                     tags(r["tags"]),
-                    r["content_hash"],
-                    r["approved_hash"],
+                    _hex(r["content_hash"]) or "",
+                    _hex(r["approved_hash"]),
                     r["approved_by"],
                     r["hold_reason"],
                     times[publish_at],
@@ -423,12 +416,12 @@ class ReleaseRecords(Store):
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT INTO channels (name, type, first_seen) VALUES (?,?,?) ON CONFLICT (name) DO NOTHING",
-                [(name, type_, _iso(now)) for name, type_ in wanted.items()],
+                [(name, type_, _time(now)) for name, type_ in wanted.items()],
             )
         return {name: seen for name, seen in self.channels_first_seen().items() if name in wanted}
 
     def channels_first_seen(self) -> dict[str, datetime]:
-        return {r["name"]: _dt(r["first_seen"]) or utcnow() for r in self._query("SELECT * FROM channels")}
+        return {r["name"]: _at(r["first_seen"]) for r in self._query("SELECT * FROM channels")}
 
 
 def _tag_sets() -> Callable[[str], tuple[str, ...]]:
@@ -448,10 +441,19 @@ def _pinned(row: sqlite3.Row) -> PinnedApproval | None:
     return PinnedApproval(
         row["approved_by"],
         row["approved_at"],
-        row["approved_hash"],
+        _hex(row["approved_hash"]),
         row["approval_origin"],
         row["approval_identity"],
     )
+
+
+def _columns(row: sqlite3.Row) -> Columns:
+    key, source = row["key"], row["source"]
+    return Columns(source, key[len(source) + 1 :], row["title"], json.loads(row["tags"]), row["priority"])
+
+
+def _tags(tags: Iterable[str]) -> str:
+    return json.dumps(list(tags), ensure_ascii=False, separators=(",", ":"))
 
 
 def _like_prefix(ref: str) -> str:

@@ -1,34 +1,43 @@
 """The ledger's tables. ``SCHEMA`` creates whatever a file lacks; ``SCHEMA_VERSION`` is
 kept in ``PRAGMA user_version`` so that an older file is upgraded on open
-(``Store._upgrade``) and a newer one is refused."""
+(:mod:`.migrate`) and a newer one is refused.
+
+Schema 4 stores what a cold tick of a thousand releases writes thousands of times in its
+binary form: a hash as its 32 bytes (``HASH``), a time as integer microseconds since 1970
+UTC (``TIME``), and a release, in deliveries and events, by its row number rather than by
+its key. The facts are the same as schema 3's; :mod:`.store` converts at the boundary, so
+nothing outside the ledger sees the encoding.
+"""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
+# Column types as SQLite reads them: BLOB has no affinity (a hash that is not a SHA-256, if
+# one ever comes, stays the text it was), INTEGER keeps the microseconds as integers.
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS releases (
-    key TEXT PRIMARY KEY,
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,  -- source/id: the release's id is the part after the source
     source TEXT NOT NULL,
-    release_id TEXT NOT NULL,
     title TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    data BLOB NOT NULL,
+    content_hash BLOB NOT NULL,
+    data BLOB NOT NULL,  -- the release's other fields, compressed JSON (rows.pack_release)
     tags TEXT NOT NULL DEFAULT '[]',
     priority TEXT NOT NULL DEFAULT 'normal',
-    published TEXT,
-    publish_at TEXT,
-    first_seen TEXT NOT NULL,
-    changed_at TEXT NOT NULL,
+    published INTEGER,
+    publish_at INTEGER,
+    first_seen INTEGER NOT NULL,
+    changed_at INTEGER NOT NULL,
     approved_by TEXT,
-    approved_at TEXT,
-    approved_hash TEXT,
+    approved_at TEXT,  -- as the approval said it (with its own offset), or NULL
+    approved_hash BLOB,
     approval_origin TEXT,
-    approval_identity TEXT,
+    approval_identity TEXT,  -- a digest: compared only for equality (approval.identity)
     hold_reason TEXT,
-    due_since TEXT,
-    retracted_at TEXT,
+    due_since INTEGER,
+    retracted_at INTEGER,
     retracted_by TEXT,
     retracted_reason TEXT,
     planned INTEGER  -- 1: planned for every channel it routes to, under meta's plan (0 bytes on disk)
@@ -36,52 +45,53 @@ CREATE TABLE IF NOT EXISTS releases (
 CREATE INDEX IF NOT EXISTS releases_source ON releases (source);
 -- A release's text (summary and body), apart from its row so that it can be let go once
 -- every channel has the release (``keep_text``); the row keeps the content hash.
-CREATE TABLE IF NOT EXISTS release_text (key TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS release_text (release INTEGER PRIMARY KEY REFERENCES releases (id), data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS deliveries (
-    release_key TEXT NOT NULL REFERENCES releases (key),
+    release INTEGER NOT NULL REFERENCES releases (id),
     channel TEXT NOT NULL,
     state TEXT NOT NULL,
     action TEXT NOT NULL DEFAULT 'publish',
-    content_hash TEXT NOT NULL,
+    content_hash BLOB NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at TEXT,
+    next_attempt_at INTEGER,
     receipt TEXT,
     last_error TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    sent_at TEXT,
-    PRIMARY KEY (release_key, channel)
-);
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    sent_at INTEGER,
+    PRIMARY KEY (release, channel)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state);
 CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    release_key TEXT,
+    id INTEGER PRIMARY KEY,  -- never reused: nothing is ever deleted (the triggers below)
+    at INTEGER NOT NULL,
+    release INTEGER,
     channel TEXT,
     actor TEXT NOT NULL,
     event TEXT NOT NULL,
     state TEXT,
-    content_hash TEXT,
-    payload_hash TEXT,
+    content_hash BLOB,
+    payload_hash BLOB,
     attempt INTEGER,
     remote_id TEXT,
     url TEXT,
     detail TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS events_release ON events (release_key);
+CREATE INDEX IF NOT EXISTS events_release ON events (release);
 -- Only calls are counted by time (daily quotas); the rest of the log is read by release or in order.
 CREATE INDEX IF NOT EXISTS events_calls ON events (channel, at) WHERE event = 'in_flight';
 CREATE TABLE IF NOT EXISTS alerts (
-    problem TEXT PRIMARY KEY, first_seen TEXT NOT NULL, sent_at TEXT, cleared_at TEXT, summary TEXT NOT NULL
-);
+    problem TEXT PRIMARY KEY, first_seen INTEGER NOT NULL, sent_at INTEGER, cleared_at INTEGER,
+    summary TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
 CREATE TABLE IF NOT EXISTS channels (
-    name TEXT PRIMARY KEY, type TEXT NOT NULL, first_seen TEXT NOT NULL
-);
+    name TEXT PRIMARY KEY, type TEXT NOT NULL, first_seen INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS source_state (
     source TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (source, key)
-);
+) WITHOUT ROWID;
 """

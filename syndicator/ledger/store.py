@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, Generic, Self, TypeVar
 
 from ..errors import StateError
+from .codec import _hash, _time
+from .migrate import statements, upgrade
 from .schema import SCHEMA, SCHEMA_VERSION
 
 
@@ -44,12 +46,8 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat(timespec="microseconds") if value else None
-
-
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+#: A release's row number, from its key: how deliveries and events refer to it.
+RELEASE_ID = "(SELECT id FROM releases WHERE key = ?)"
 
 
 T = TypeVar("T")
@@ -99,16 +97,10 @@ class Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = _connect(path)
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                conn.close()
-                raise LedgerError(
-                    f"{path}: written by a newer syndicator (schema {version}, this one knows {SCHEMA_VERSION})"
-                )
-            if version == 0:  # a new file: space freed by let-go text is given back on close
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                # a new file: space freed by let-go text is given back on close
                 conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{path}: cannot open the state file: {exc}") from exc
         except OSError as exc:
@@ -116,23 +108,25 @@ class Store:
         store = cls(conn, path)
         try:  # always a write: a full disk or a read-only file fails here, before any work
             conn.execute("BEGIN IMMEDIATE")
-            if version < SCHEMA_VERSION:
-                store._upgrade(conn, version)
+            # read under the write lock: another process may have just upgraded the file
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                conn.execute("ROLLBACK")
+                conn.close()
+                raise LedgerError(
+                    f"{path}: written by a newer syndicator (schema {version}, this one knows {SCHEMA_VERSION})"
+                )
+            if 0 < version < SCHEMA_VERSION:
+                upgrade(conn, version)
+            else:
+                for statement in statements(SCHEMA):
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise LedgerError(f"{path}: cannot open the state file: {exc}") from exc
         return store
-
-    def _upgrade(self, conn: sqlite3.Connection, version: int) -> None:
-        """Bring a file written by an older schema up to date (``version`` 0: a new file)."""
-        if 0 < version < 2:  # schema 1 indexed every event by time and by (channel, event)
-            conn.execute("DROP INDEX IF EXISTS events_at")
-            conn.execute("DROP INDEX IF EXISTS events_channel_event")
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(releases)")}
-        if "planned" not in columns:  # schema 3 remembers which releases are planned (gate_rows skips them)
-            conn.execute("ALTER TABLE releases ADD COLUMN planned INTEGER")
 
     def close(self, *, tidy: bool = True) -> None:
         """Commit what is queued and close. ``tidy`` also gives freed pages back and folds the
@@ -311,17 +305,17 @@ class Store:
         detail: str = "",
     ) -> None:
         conn.execute(
-            "INSERT INTO events (at, release_key, channel, actor, event, state, content_hash,"
-            " payload_hash, attempt, remote_id, url, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO events (at, release, channel, actor, event, state, content_hash,"
+            f" payload_hash, attempt, remote_id, url, detail) VALUES (?,{RELEASE_ID},?,?,?,?,?,?,?,?,?,?)",
             (
-                _iso(at),
+                _time(at),
                 release_key,
                 channel,
                 actor,
                 event,
                 state,
-                content_hash,
-                payload_hash,
+                _hash(content_hash),
+                _hash(payload_hash),
                 attempt,
                 remote_id,
                 url,
