@@ -280,3 +280,15 @@ def test_a_time_reads_back_as_the_same_moment_to_the_microsecond(value: datetime
     stored = _time(value)
     assert isinstance(stored, int)
     assert _at(stored) == value and _at(stored).tzinfo is UTC
+
+
+def test_history_says_an_older_call_once_as_it_said_it_then(tmp_path: Path) -> None:
+    """Before schema 4 a call's event repeated its attempt and its post's URL in its detail."""
+    from syndicator.cli.inspect import _said
+
+    with Ledger.open(write_v3(tmp_path / "v3.db")) as ledger:
+        trail = ledger.events(release_key="news/a", limit=None)
+
+    said = {e.event: _said(e) for e in trail}
+    assert said["in_flight"] == "publish, attempt 1"
+    assert said["sent"] == "https://rec.test/news/a"

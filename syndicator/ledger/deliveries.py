@@ -12,6 +12,7 @@ from ..errors import SyndicatorError
 from ..models import Action, Delivery, DeliveryState, Receipt
 from .codec import _dt, _hash, _hex, _time
 from .rows import DeliveryFacts
+from .schema import IN_FLIGHT
 from .store import IN_KEYS, RELEASE_ID, Pending, Store, _key_list
 
 # A delivery with its release's key (deliveries refer to releases by row number).
@@ -278,7 +279,8 @@ class DeliveryRecords(Store):
         or None when it may be called now (the calls are the ``in_flight`` events)."""
         since = now - timedelta(hours=24)
         rows = self._query(
-            "SELECT COUNT(*), MIN(at) FROM events WHERE channel = ? AND event = 'in_flight' AND at >= ?",
+            "SELECT COUNT(*), MIN(at) FROM events WHERE channel = (SELECT id FROM names WHERE name = ?)"
+            f" AND event = {IN_FLIGHT} AND at >= ?",
             (channel, _time(since)),
         )
         used, oldest = int(rows[0][0]), _dt(rows[0][1])

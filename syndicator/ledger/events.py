@@ -13,8 +13,7 @@ from typing import Any
 from .codec import NO_TIME_AFTER, NO_TIME_BEFORE, _at, _hex, _time
 from .store import IN_KEYS, RELEASE_ID, Store, _key_list
 
-# An event with its release's key (events refer to releases by row number).
-_SELECT = "SELECT events.*, releases.key AS release_key FROM events LEFT JOIN releases ON releases.id = events.release"
+_SELECT = "SELECT * FROM event_log"  # the events with their release's key and their words (schema.py)
 
 
 @dataclass(frozen=True)
@@ -114,9 +113,7 @@ class EventRecords(Store):
                 params.append(value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         tail = " LIMIT ?" if limit else ""
-        rows = self._query(
-            f"{_SELECT}{where} ORDER BY events.id DESC{tail}", [*params, *([limit] if limit else [])]
-        )
+        rows = self._query(f"{_SELECT}{where} ORDER BY id DESC{tail}", [*params, *([limit] if limit else [])])
         return [_event(r) for r in reversed(rows)]
 
     def iter_events(
@@ -128,7 +125,7 @@ class EventRecords(Store):
         after = 0
         while True:
             rows = self._query(
-                _SELECT + " WHERE events.id > ? AND at >= ? AND at < ? ORDER BY events.id LIMIT ?",
+                _SELECT + " WHERE id > ? AND at >= ? AND at < ? ORDER BY id LIMIT ?",
                 (after, _bound(since, NO_TIME_BEFORE), _bound(until, NO_TIME_AFTER), batch),
             )
             yield from map(_event, rows)
@@ -145,7 +142,10 @@ class EventRecords(Store):
         keys = list(dict.fromkeys(release_keys))
         for start in range(0, len(keys), chunk):
             rows = self._query(
-                _SELECT + " WHERE key" + IN_KEYS + " AND at < ? ORDER BY events.id",
+                _SELECT
+                + " WHERE release IN (SELECT id FROM releases WHERE key"
+                + IN_KEYS
+                + ") AND at < ? ORDER BY id",
                 (_key_list(keys[start : start + chunk]), _bound(until, NO_TIME_AFTER)),
             )
             yield from map(_event, rows)

@@ -143,10 +143,18 @@ def _copy_events(conn: sqlite3.Connection) -> None:
         raise sqlite3.IntegrityError(
             f"{orphans} events name releases the file does not hold; not upgraded, the file is as it was"
         )
+    for column in ("event", "state", "actor", "channel"):
+        conn.execute(
+            f"INSERT INTO names (name) SELECT DISTINCT {column} FROM old_events"
+            f" WHERE {column} IS NOT NULL ORDER BY {column} ON CONFLICT DO NOTHING"
+        )
     conn.execute(
         "INSERT INTO events (id, at, release, channel, actor, event, state, content_hash, payload_hash,"
         " attempt, remote_id, url, detail)"
-        " SELECT e.id, v4_time(e.at), r.id, e.channel, e.actor, e.event, e.state, v4_hash(e.content_hash),"
-        " v4_hash(e.payload_hash), e.attempt, e.remote_id, e.url, e.detail"
-        " FROM old_events e LEFT JOIN releases r ON r.key = e.release_key ORDER BY e.id"
+        " SELECT e.id, v4_time(e.at), r.id, channel.id, actor.id, event.id, state.id,"
+        " v4_hash(e.content_hash), v4_hash(e.payload_hash), e.attempt, e.remote_id, e.url, e.detail"
+        " FROM old_events e LEFT JOIN releases r ON r.key = e.release_key"
+        " LEFT JOIN names channel ON channel.name = e.channel JOIN names actor ON actor.name = e.actor"
+        " JOIN names event ON event.name = e.event LEFT JOIN names state ON state.name = e.state"
+        " ORDER BY e.id"
     )

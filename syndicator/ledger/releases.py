@@ -30,7 +30,8 @@ _SELECT_FACTS = f"SELECT releases.*, NULL AS text, {_KEPT} AS kept FROM releases
 
 class ReleaseRecords(Store):
     def let_go_of_delivered_text(self) -> int:
-        """Drop the text of releases that every planned channel has, in the version it has.
+        """Drop the text of releases planned for every channel they go to (``planned``: not
+        only the channels of a ``run --channel``), each of which has them in their version.
 
         The row, its content hash, the receipts and the audit trail stay. Releases that are
         held, embargoed, still waiting for a channel, or needing an operator keep their text.
@@ -40,7 +41,7 @@ class ReleaseRecords(Store):
             cur = conn.execute(
                 "DELETE FROM release_text WHERE release IN ("
                 " SELECT d.release FROM deliveries d JOIN releases r ON r.id = d.release"
-                " GROUP BY d.release"
+                " WHERE r.planned = 1 GROUP BY d.release"
                 " HAVING SUM(d.state NOT IN ('sent', 'retracted', 'abandoned')"
                 " OR d.content_hash != r.content_hash) = 0)"
             )

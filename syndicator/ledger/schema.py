@@ -3,15 +3,16 @@ kept in ``PRAGMA user_version`` so that an older file is upgraded on open
 (:mod:`.migrate`) and a newer one is refused.
 
 Schema 4 stores what a cold tick of a thousand releases writes thousands of times in its
-binary form: a hash as its 32 bytes (``HASH``), a time as integer microseconds since 1970
-UTC (``TIME``), and a release, in deliveries and events, by its row number rather than by
-its key. The facts are the same as schema 3's; :mod:`.store` converts at the boundary, so
+binary form: a hash as its 32 bytes, a time as integer microseconds since 1970 UTC, a
+release, in deliveries and events, by its row number rather than by its key, and the
+event log's words (event, state, actor, channel) by their number in ``names``. The facts are the same as schema 3's; :mod:`.store` converts at the boundary, so
 nothing outside the ledger sees the encoding.
 """
 
 from __future__ import annotations
 
 SCHEMA_VERSION = 4
+IN_FLIGHT = 1  # the number of the event name ``in_flight`` (table ``names``)
 
 # Column types as SQLite reads them: BLOB has no affinity (a hash that is not a SHA-256, if
 # one ever comes, stays the text it was), INTEGER keeps the microseconds as integers.
@@ -62,14 +63,19 @@ CREATE TABLE IF NOT EXISTS deliveries (
     PRIMARY KEY (release, channel)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state);
+-- The few words the event log repeats thousands of times (event names, states, actors,
+-- channels), each stored once; events refer to them by number. ``in_flight`` is always 1:
+-- the index of calls below names it.
+CREATE TABLE IF NOT EXISTS names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+INSERT INTO names (id, name) VALUES (1, 'in_flight') ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,  -- never reused: nothing is ever deleted (the triggers below)
     at INTEGER NOT NULL,
     release INTEGER,
-    channel TEXT,
-    actor TEXT NOT NULL,
-    event TEXT NOT NULL,
-    state TEXT,
+    channel INTEGER,  -- names
+    actor INTEGER NOT NULL,  -- names
+    event INTEGER NOT NULL,  -- names
+    state INTEGER,  -- names
     content_hash BLOB,
     payload_hash BLOB,
     attempt INTEGER,
@@ -79,7 +85,18 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_release ON events (release);
 -- Only calls are counted by time (daily quotas); the rest of the log is read by release or in order.
-CREATE INDEX IF NOT EXISTS events_calls ON events (channel, at) WHERE event = 'in_flight';
+CREATE INDEX IF NOT EXISTS events_calls ON events (channel, at) WHERE event = 1;
+-- The event log as the rest of syndicator reads it (and as an operator can, in the sqlite3 shell).
+CREATE VIEW IF NOT EXISTS event_log AS
+SELECT events.id, events.at, events.release, releases.key AS release_key, channel.name AS channel,
+    actor.name AS actor, event.name AS event, state.name AS state, events.content_hash,
+    events.payload_hash, events.attempt, events.remote_id, events.url, events.detail
+FROM events
+    LEFT JOIN releases ON releases.id = events.release
+    LEFT JOIN names AS channel ON channel.id = events.channel
+    JOIN names AS actor ON actor.id = events.actor
+    JOIN names AS event ON event.id = events.event
+    LEFT JOIN names AS state ON state.id = events.state;
 CREATE TABLE IF NOT EXISTS alerts (
     problem TEXT PRIMARY KEY, first_seen INTEGER NOT NULL, sent_at INTEGER, cleared_at INTEGER,
     summary TEXT NOT NULL

@@ -91,6 +91,7 @@ class Store:
         self._pending: list[_Write[Any]] = []  # group commit: writes waiting for the next leader
         self._pending_lock = threading.Lock()
         self._commit_lock = threading.Lock()
+        self._names: dict[str, int] = {}  # the event log's words by number (``_name``)
 
     @classmethod
     def open(cls, path: Path) -> Self:
@@ -186,6 +187,7 @@ class Store:
             try:
                 yield self._conn
             except BaseException as exc:
+                self._forget_names()
                 try:
                     self._conn.execute("ROLLBACK")
                 except sqlite3.DatabaseError:
@@ -196,6 +198,7 @@ class Store:
             try:
                 self._conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
+                self._forget_names()
                 try:
                     self._conn.execute("ROLLBACK")
                 except sqlite3.DatabaseError:
@@ -255,6 +258,7 @@ class Store:
                     try:
                         item.result = item.op(conn)
                     except Exception as exc:  # only this write is undone; the others still commit
+                        self._forget_names()
                         conn.execute(f"ROLLBACK TO w{n}")
                         item.error = exc
                     conn.execute(f"RELEASE w{n}")
@@ -287,8 +291,21 @@ class Store:
                 (f"hint:{key}", value),
             )
 
-    @staticmethod
+    def _name(self, conn: sqlite3.Connection, name: str) -> int:
+        """The number ``name`` has in the ``names`` table, added if it is new (in the caller's
+        transaction: a rollback forgets what this one learnt, :meth:`_forget_names`)."""
+        number = self._names.get(name)
+        if number is None:
+            conn.execute("INSERT INTO names (name) VALUES (?) ON CONFLICT DO NOTHING", (name,))
+            number = int(conn.execute("SELECT id FROM names WHERE name = ?", (name,)).fetchone()[0])
+            self._names[name] = number
+        return number
+
+    def _forget_names(self) -> None:
+        self._names.clear()
+
     def _event(
+        self,
         conn: sqlite3.Connection,
         at: datetime,
         event: str,
@@ -310,10 +327,10 @@ class Store:
             (
                 _time(at),
                 release_key,
-                channel,
-                actor,
-                event,
-                state,
+                None if channel is None else self._name(conn, channel),
+                self._name(conn, actor),
+                self._name(conn, event),
+                None if state is None else self._name(conn, state),
                 _hash(content_hash),
                 _hash(payload_hash),
                 attempt,
