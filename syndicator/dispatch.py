@@ -287,7 +287,7 @@ class Dispatcher:
                     expect=RETRYABLE,
                     attempts=attempt,
                     payload_hash=payload_hash,
-                    detail=f"{action}, attempt {attempt}",
+                    detail=str(action),  # the attempt has a column of its own
                 ),
                 "in_flight",
             )
@@ -304,8 +304,7 @@ class Dispatcher:
             actor=self.actor,
             receipt=receipt,
             error="",
-            payload_hash=payload_hash,
-            detail=receipt.url or receipt.remote_id,
+            payload_hash=payload_hash,  # the receipt's id and URL have columns of their own
         )
         outcome = Outcome(
             key,

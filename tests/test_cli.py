@@ -227,6 +227,16 @@ def test_releases_show_prints_the_release_its_approval_and_deliveries(ran: Demo)
     assert "held (changed since approval" in line_with(held, "state:")
 
 
+def test_releases_show_says_the_text_of_a_published_release_was_let_go(ran: Demo) -> None:
+    out = ran.invoke("releases", "show", "2026-11-003").stdout
+    assert "let go once every channel had it" in line_with(out, "text:")
+    assert ran.json("releases", "show", "2026-11-003", "--json")["text_kept"] is False
+
+    held = ran.invoke("releases", "show", "2026-11-006")
+    assert "text:" not in held.stdout
+    assert ran.json("releases", "show", "2026-11-006", "--json")["text_kept"] is True
+
+
 def test_releases_show_json(ran: Demo) -> None:
     data = ran.json("releases", "show", "2026-11-008", "--json")
 
@@ -285,13 +295,20 @@ def test_history_lists_the_audit_trail_oldest_first(ran: Demo) -> None:
     assert any("sent diskominfo/2026-11-003 -> site" in line for line in out)
 
 
+def test_history_says_of_each_call_its_attempt_and_the_post_it_made(ran: Demo) -> None:
+    out = ran.invoke("history", "2026-11-003").stdout.splitlines()
+
+    assert "in_flight" in out[-2].split() and out[-2].endswith(": publish, attempt 1")
+    assert "sent" in out[-1].split() and out[-1].endswith(".html")
+
+
 def test_history_of_one_release_as_json_is_its_events_in_order(ran: Demo) -> None:
     events = ran.json("history", "2026-11-003", "--json")
 
     assert [e["event"] for e in events] == ["collected", "approved", "planned", "in_flight", "sent"]
     assert {e["release"] for e in events} == {"diskominfo/2026-11-003"}
     assert [e["id"] for e in events] == sorted(e["id"] for e in events)
-    assert events[-1]["channel"] == "site" and events[-1]["detail"].endswith(".html")
+    assert events[-1]["channel"] == "site" and events[-1]["url"].endswith(".html")
 
 
 # -- preview ----------------------------------------------------------------------------------------
@@ -313,6 +330,13 @@ def test_preview_of_a_held_release_says_why_it_is_held(ran: Demo) -> None:
 
     assert line_with(out, "state:") == "state: held (not approved (status: review))"
     assert "Rancangan APBD 2027" in out
+
+
+def test_preview_of_a_published_release_whose_text_was_let_go_renders_nothing(ran: Demo) -> None:
+    out = ran.invoke("preview", "2026-11-003").stdout
+
+    assert line_with(out, "state:") == "state: published"
+    assert "its text was let go" in out and "── site" not in out
 
 
 def test_preview_with_an_unknown_channel_is_a_usage_error(ran: Demo) -> None:

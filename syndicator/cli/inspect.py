@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import EXIT_OK, EXIT_PROBLEMS, App, pass_app
+
+if TYPE_CHECKING:
+    from ..ledger import Event
 
 #: How each delivery state looks in the status grid (plain words: cron mail has no colours).
 CELL = {
@@ -95,6 +98,7 @@ def releases_show(app: App, release: str, as_json: bool) -> None:
     if as_json:
         data = s.to_dict()
         data["release"] = stored.release.to_dict()
+        data["text_kept"] = stored.has_text
         echo_json(data)
         return
     r = stored.release
@@ -108,6 +112,7 @@ def releases_show(app: App, release: str, as_json: bool) -> None:
         ("url", r.url),
         ("file", r.origin),
         ("content", r.content_hash),
+        ("text", "" if stored.has_text else "let go once every channel had it (keep_text)"),
         ("approved by", stored.pinned.approved_by if stored.pinned else "-"),
         ("approved", stored.approved_hash or "-"),
         ("publish at", r.publish_at or "-"),
@@ -218,4 +223,16 @@ def history(app: App, release: str | None, limit: int, as_json: bool) -> None:
             parts.append(f"-> {e.channel}")
         if e.actor and e.actor != "syndicator":
             parts.append(f"by {e.actor}")
-        click.echo(" ".join(parts) + (f": {e.detail}" if e.detail else ""))
+        click.echo(" ".join(parts) + (f": {text}" if (text := _said(e)) else ""))
+
+
+def _said(e: Event) -> str:
+    """What an event says besides its name: its detail, and for a call its attempt and the
+    post it made (columns of their own since schema 4; an older event has them in its detail)."""
+    said = [e.detail] if e.detail else []
+    if e.event == "in_flight" and e.attempt and "attempt" not in e.detail:
+        said.append(f"attempt {e.attempt}")
+    link = e.url or e.remote_id
+    if link and link not in e.detail:
+        said.append(link)
+    return ", ".join(said)

@@ -244,6 +244,12 @@ def _preview(engine: object, stored: object, only: Iterable[str]) -> None:
     status = release_status(stored, engine.ledger.deliveries(release_key=stored.key), config, engine.now())
     click.echo(f"{stored.key}: {stored.release.title}")
     click.echo(f"state: {status.state}" + (f" ({status.reason})" if status.reason else ""))
+    if not stored.has_text:  # delivered everywhere, and let go: rendering it now would show no body
+        click.echo(
+            "its text was let go once every channel had it (keep_text); what each channel was sent"
+            " is in its receipt, and the SHA-256 of each payload in `syndicator history`"
+        )
+        return
     names = [n for n in (only or config.channels) if n in config.channels]
     for name in names:
         cfg = config.channels[name]
