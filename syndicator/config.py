@@ -33,9 +33,9 @@ _SETTINGS = (
     Option(
         "keep_text",
         str,
-        default="always",
-        choices=("always", "until-delivered"),
-        help='"until-delivered" lets a release\'s text go once every channel has it (a smaller state file)',
+        default="until-delivered",
+        choices=("until-delivered", "always"),
+        help='"always" keeps a release\'s text after every channel has it (for channels added later)',
     ),
     Option(
         "parse_workers",
@@ -182,7 +182,7 @@ class Config:
     user_agent: str | None = None
     parse_workers: int | None = None  # None: one per CPU core
     delivery_processes: int | None = None  # None: one per CPU core, for big runs
-    keep_text: str = "always"
+    keep_text: str = "until-delivered"
     alert_channels: tuple[str, ...] = ()
 
     @property

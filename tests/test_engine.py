@@ -160,6 +160,7 @@ def test_a_channel_added_later_does_not_backfill_earlier_releases(h: Harness) ->
 
 
 def test_a_channel_added_later_with_backfill_catches_up(h: Harness) -> None:
+    h.settings["keep_text"] = "always"  # the archive's texts, for the channel that comes later
     h.write("old.md", id="old", title="Sudah terbit")
     h.run()
     h.clock.advance(days=1)
@@ -247,6 +248,7 @@ def test_a_source_plugins_own_plain_text_never_goes_out_only_the_text_of_the_app
     h = make(OwnTextSourcePlugin())
     h.sources = {"cms": {"type": "own-text", "approval": "trusted"}}
     h.channels["hook"] = {"type": "webhook", "url": server.url + "/hook"}
+    h.settings["keep_text"] = "always"  # to read back what was stored
 
     report = h.run()
 
@@ -265,6 +267,7 @@ def test_the_built_in_sources_make_their_plain_text_from_their_html(h: Harness) 
     from syndicator.sources.rss import RssSource
 
     assert DirectorySource.text_from_html and RssSource.text_from_html
+    h.settings["keep_text"] = "always"  # to read back what was stored
     h.write("a.md", id="a", title="Markdown", body="Satu **dua** & tiga.\n\n- butir\n- butir lain")
     write_file(
         h.releases / "b.json",
@@ -444,6 +447,7 @@ def test_a_tick_gates_again_only_what_can_have_changed(h: Harness) -> None:
 
 
 def test_changing_the_channels_gates_every_release_once_more(h: Harness) -> None:
+    h.settings["keep_text"] = "always"  # the archive's texts, for the channel that comes later
     h.write("old.md", id="old", title="Sudah terbit")
     h.run()
     before = plan_fingerprint(h.engine().channels())

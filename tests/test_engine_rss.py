@@ -447,6 +447,7 @@ def test_no_head_start_while_a_call_of_an_earlier_run_is_undecided(
     """A run that crashed mid-call left a delivery in flight: reconcile settles it before
     anything else is sent, so this run's releases wait for the whole collection."""
     h.settings["parse_workers"] = 1  # no parser processes: the undecided call is the reason
+    h.settings["keep_text"] = "always"  # lama is sent, then made undecided by hand below
     add_feed(h, "fast", feeds.set("/fast.xml", rss("lama"), etag='"f1"'))
     h.run()
     h.ledger.transition("fast/lama", "hook", DeliveryState.IN_FLIGHT, h.clock(), expect=[DeliveryState.SENT])

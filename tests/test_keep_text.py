@@ -1,4 +1,4 @@
-"""keep_text: a release's text stays in the ledger until every channel has it, or always."""
+"""keep_text: a release's text stays in the ledger until every channel has it (the default), or always."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def h(tmp_path: Path) -> Iterator[Harness]:
     harness.close()
 
 
-def test_by_default_the_text_is_kept_after_delivery(h: Harness) -> None:
+def test_always_keeps_the_text_after_delivery(h: Harness) -> None:
+    h.settings["keep_text"] = "always"
     h.write("a.md", id="a", title="Layanan", body=BODY)
     h.run()
 
@@ -30,8 +31,19 @@ def test_by_default_the_text_is_kept_after_delivery(h: Harness) -> None:
     assert BODY in stored.release.body_html
 
 
-def test_until_delivered_lets_the_text_go_and_keeps_the_hash_and_the_trail(h: Harness) -> None:
-    h.settings["keep_text"] = "until-delivered"
+def test_a_channel_added_later_is_sent_the_archive_when_the_text_is_always_kept(h: Harness) -> None:
+    h.settings["keep_text"] = "always"
+    h.write("old.md", id="old", title="Sudah terbit", body=BODY)
+    h.run()
+    h.clock.advance(days=1)
+    h.channels["archive"] = {"type": "recorder", "backfill": True}
+
+    h.run()
+
+    assert h.journal.sent_keys("archive") == ["news/old"]
+
+
+def test_by_default_the_text_is_let_go_and_the_hash_and_the_trail_stay(h: Harness) -> None:
     h.write("a.md", id="a", title="Layanan", body=BODY)
     h.run()
     approved = h.delivery("news/a", "rec").content_hash
@@ -47,7 +59,6 @@ def test_until_delivered_lets_the_text_go_and_keeps_the_hash_and_the_trail(h: Ha
 
 
 def test_until_delivered_keeps_the_text_of_what_is_not_everywhere_yet(h: Harness) -> None:
-    h.settings["keep_text"] = "until-delivered"
     h.channels["down"] = {"type": "recorder"}
     h.journal.fail("down", RuntimeError("boom"), forever=True)
     h.write("sent.md", id="sent", title="Terkirim", body=BODY)
@@ -61,7 +72,6 @@ def test_until_delivered_keeps_the_text_of_what_is_not_everywhere_yet(h: Harness
 
 
 def test_a_channel_added_after_the_text_was_let_go_sends_nothing_without_it(h: Harness) -> None:
-    h.settings["keep_text"] = "until-delivered"
     h.write("old.md", id="old", title="Sudah terbit", body=BODY)
     h.run()
     h.clock.advance(days=1)
@@ -75,7 +85,6 @@ def test_a_channel_added_after_the_text_was_let_go_sends_nothing_without_it(h: H
 
 
 def test_new_content_approved_after_the_text_was_let_go_is_stored_and_sent(h: Harness) -> None:
-    h.settings["keep_text"] = "until-delivered"
     h.channels["rec"]["on_change"] = "correct"
     h.write("a.md", id="a", title="Layanan", body=BODY)
     h.run()
@@ -93,3 +102,17 @@ def test_new_content_approved_after_the_text_was_let_go_is_stored_and_sent(h: Ha
     assert h.delivery("news/a", "rec").action.value == "correct"
     stored = h.ledger.release("news/a")
     assert stored is not None and not stored.has_text  # let go again once the correction went out
+
+
+def test_a_run_for_some_channels_keeps_the_text_for_the_others(h: Harness) -> None:
+    h.channels["archive"] = {"type": "recorder"}
+    h.write("a.md", id="a", title="Layanan", body=BODY)
+
+    h.run(channels=["rec"])
+
+    stored = h.ledger.release("news/a")
+    assert stored is not None and stored.has_text  # archive has not had it yet
+    h.run()
+    assert h.journal.sent_keys("archive") == ["news/a"]
+    stored = h.ledger.release("news/a")
+    assert stored is not None and not stored.has_text
