@@ -433,3 +433,21 @@ def test_reopening_keeps_everything(ledger: Ledger, path: Path) -> None:
     with Ledger.open(path) as reopened:
         assert reopened.delivery("news/r1", "site") is not None
         assert event_names(reopened) == ["collected", "approved", "planned"]
+
+
+def test_a_word_first_written_in_a_transaction_that_rolled_back_is_written_again(ledger: Ledger) -> None:
+    """The event log's words are numbered in a table of their own; a number learnt in a
+    transaction that was rolled back must not be used after it."""
+    with pytest.raises(RuntimeError), ledger.transaction() as conn:
+        ledger._event(conn, NOW, "alerted", channel="kanal-baru", actor="operator-baru")
+        raise RuntimeError("the transaction fails after the event was written")
+
+    ledger.add_event("alerted", LATER, channel="kanal-baru", actor="operator-baru", detail="again")
+
+    [event] = ledger.events()
+    assert (event.channel, event.actor, event.event, event.detail) == (
+        "kanal-baru",
+        "operator-baru",
+        "alerted",
+        "again",
+    )
