@@ -292,3 +292,19 @@ def test_history_says_an_older_call_once_as_it_said_it_then(tmp_path: Path) -> N
     said = {e.event: _said(e) for e in trail}
     assert said["in_flight"] == "publish, attempt 1"
     assert said["sent"] == "https://rec.test/news/a"
+
+
+def test_an_upgrade_that_cannot_read_a_release_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    path = write_v3(tmp_path / "v3.db")
+    with closing_connection(path) as conn:
+        conn.execute("UPDATE releases SET data = ? WHERE key = 'news/a'", (b"not zlib at all",))
+        conn.commit()
+        before = list(conn.iterdump())
+
+    with pytest.raises(LedgerError) as caught:
+        Ledger.open(path)
+
+    assert str(path) in str(caught.value) and "cannot upgrade" in str(caught.value)
+    assert "release news/a: error: Error -3 while decompressing" in str(caught.value)
+    with closing_connection(path) as conn:
+        assert list(conn.iterdump()) == before

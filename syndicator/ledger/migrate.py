@@ -90,15 +90,20 @@ def _copy_releases(conn: sqlite3.Connection, *, texts_apart: bool) -> None:
     planned = "planned" in {column[1] for column in conn.execute("PRAGMA table_info(old_releases)")}
     for row in conn.execute("SELECT * FROM old_releases ORDER BY rowid").fetchall():
         key = row["key"]
-        fields = json.loads(zlib.decompress(row["data"]) if isinstance(row["data"], bytes) else row["data"])
         kept = key in texts or not texts_apart
-        if key in texts:
-            fields.update(json.loads(zlib.decompress(texts[key])))
-        if kept and "body_text" not in fields:  # stored before the plain text was kept
-            from ..content import html_to_text
+        try:
+            fields = json.loads(
+                zlib.decompress(row["data"]) if isinstance(row["data"], bytes) else row["data"]
+            )
+            if key in texts:
+                fields.update(json.loads(zlib.decompress(texts[key])))
+            if kept and "body_text" not in fields:  # stored before the plain text was kept
+                from ..content import html_to_text
 
-            fields["body_text"] = html_to_text(fields.get("body_html") or "")
-        data, text = pack_release(Release.from_dict(fields))
+                fields["body_text"] = html_to_text(fields.get("body_html") or "")
+            data, text = pack_release(Release.from_dict(fields))
+        except (ValueError, TypeError, KeyError, zlib.error) as exc:
+            raise ValueError(f"release {key}: {type(exc).__name__}: {exc}") from exc
         identity = row["approval_identity"]
         new_id = conn.execute(
             "INSERT INTO releases (key, source, title, content_hash, data, tags, priority, published,"

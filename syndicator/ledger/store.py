@@ -124,9 +124,13 @@ class Store:
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
+        except LedgerError:
+            raise
+        except Exception as exc:  # closing rolls the transaction back: the file is as it was
             conn.close()
-            raise LedgerError(f"{path}: cannot open the state file: {exc}") from exc
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise LedgerError(f"{path}: cannot open the state file: {exc}") from exc
+            raise LedgerError(f"{path}: cannot upgrade the state file (left as it was): {exc}") from exc
         return store
 
     def close(self, *, tidy: bool = True) -> None:
