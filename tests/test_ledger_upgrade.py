@@ -308,3 +308,19 @@ def test_an_upgrade_that_cannot_read_a_release_leaves_the_file_as_it_was(tmp_pat
     assert "release news/a: error: Error -3 while decompressing" in str(caught.value)
     with closing_connection(path) as conn:
         assert list(conn.iterdump()) == before
+
+
+def test_a_release_s_fields_are_compressed_with_the_dictionary_they_name(tmp_path: Path) -> None:
+    """The stored JSON names its preset dictionary in its zlib header: the dictionary can
+    never change under a stored release (a new one would be added beside it)."""
+    from syndicator.ledger.rows import _DICTIONARIES
+
+    h = Harness(tmp_path)
+    h.channels["rec"] = {"type": "recorder"}
+    h.write("a.md", id="a", title="Layanan", image="https://example.go.id/a.jpg")
+    h.run()
+    h.close()
+    with closing_connection(h.state_path) as raw:
+        (data,) = raw.execute("SELECT data FROM releases").fetchone()
+    assert data[1] & 0x20 and int.from_bytes(data[2:6], "big") in _DICTIONARIES
+    assert list(_DICTIONARIES) == [0xD568A151]  # the first dictionary's Adler-32, for good

