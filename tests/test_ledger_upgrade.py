@@ -324,3 +324,19 @@ def test_a_release_s_fields_are_compressed_with_the_dictionary_they_name(tmp_pat
         (data,) = raw.execute("SELECT data FROM releases").fetchone()
     assert data[1] & 0x20 and int.from_bytes(data[2:6], "big") in _DICTIONARIES
     assert list(_DICTIONARIES) == [0xD568A151]  # the first dictionary's Adler-32, for good
+
+
+def test_the_file_as_it_was_is_kept_beside_the_upgraded_one(tmp_path: Path) -> None:
+    path = write_v3(tmp_path / "state.db")
+    with closing_connection(path) as conn:
+        before = list(conn.iterdump())
+
+    Ledger.open(path).close()
+    Ledger.open(path).close()  # nothing more to upgrade: the copy stays as it was
+
+    copy = tmp_path / "state.db.schema-3"
+    with closing_connection(copy) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert list(conn.iterdump()) == before
+    with Ledger.open(path) as ledger:
+        assert len(ledger.releases()) == 6

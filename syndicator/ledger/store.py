@@ -10,6 +10,7 @@ at most the call in flight, never a recorded outcome.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -22,6 +23,8 @@ from ..errors import StateError
 from .codec import _hash, _time
 from .migrate import statements, upgrade
 from .schema import SCHEMA, SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -44,6 +47,22 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
+
+
+def _keep_a_copy(path: Path, version: int) -> Path:
+    """A copy of the file as it is, beside it, before an upgrade rewrites it: the way back
+    to the older syndicator (which refuses a newer file), and a witness of what was there."""
+    copy = path.with_name(f"{path.name}.schema-{version}")
+    if not copy.exists():  # the first copy is the one to keep
+        # Through a connection of its own: ``conn`` holds the write lock (a backup through it
+        # would wait for itself), and a reader sees the file as committed, before the upgrade.
+        source, target = sqlite3.connect(path), sqlite3.connect(copy)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+    return copy
 
 
 #: A release's row number, from its key: how deliveries and events refer to it.
@@ -118,7 +137,15 @@ class Store:
                     f"{path}: written by a newer syndicator (schema {version}, this one knows {SCHEMA_VERSION})"
                 )
             if 0 < version < SCHEMA_VERSION:
+                kept = _keep_a_copy(path, version)
                 upgrade(conn, version)
+                log.warning(
+                    "%s: upgraded from schema %d to %d; the old file is kept as %s",
+                    path,
+                    version,
+                    SCHEMA_VERSION,
+                    kept,
+                )
             else:
                 for statement in statements(SCHEMA):
                     conn.execute(statement)
