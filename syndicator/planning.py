@@ -96,6 +96,7 @@ class Planning:
         for row in due:
             by_source.setdefault(row.source, []).append(row)
         order = {row.key: i for i, row in enumerate(due)}  # urgent first
+        let_go: dict[str, str] = {}  # release -> source: due to a new channel, its text let go
         for cfg in channels:
             for row in self._routed(cfg, due, by_source, order):
                 if not cfg.routes(row.source, row.tags):
@@ -113,16 +114,41 @@ class Planning:
                     report.not_backfilled += 1
                     continue
                 if not row.has_text:  # delivered everywhere before this channel came, and let go
-                    log.warning("%s -> %s: not sent, its text was let go (keep_text)", row.key, cfg.name)
                     report.not_backfilled += 1
+                    let_go.setdefault(row.key, row.source)
                     continue
                 pairs.append((row.key, cfg.name, row.content_hash))
+        if let_go:
+            self._want_text_back(let_go)
         for delivery in self.ledger.plan(pairs, now):
             notify(self.pm, delivery, "planned")
         for delivery in self.ledger.replan(changes, now, detail="approved again with new content"):
             notify(self.pm, delivery, "replanned")
         if whole:  # every routed channel of these releases now has its delivery, or never will
             self.ledger.mark_planned((r.key, r.content_hash) for r in due)
+
+    def _want_text_back(self, let_go: dict[str, str]) -> None:
+        """Releases a channel added later (``backfill``) should have, whose text was let go
+        (``keep_text``): their sources are read again in full on the next run, and a release
+        still there, unchanged, keeps its text again and goes out then. Asked once: a release
+        its source no longer has is not sent."""
+        asked = self.ledger.want_text(let_go)
+        sources = sorted({let_go[key] for key in asked})
+        if sources:
+            self.ledger.forget_source_state(sources)
+            log.warning(
+                "%d releases for a channel added later had their text let go (keep_text);"
+                " the next run reads %s again in full to get it back",
+                len(asked),
+                ", ".join(sources),
+            )
+        if missing := sorted(set(let_go) - asked):
+            log.warning(
+                "%d releases for a channel added later are not sent: their text was let go"
+                " (keep_text) and their source no longer has them as they were (first: %s)",
+                len(missing),
+                missing[0],
+            )
 
     def _routed(
         self,

@@ -593,3 +593,23 @@ def test_a_tick_in_which_every_feed_is_not_modified_loads_no_parser(
     assert "syndicator.sources.feeditems" in first[-1] and "multiprocessing" in first[-1]
     assert tick() == ["[]"]
     assert sorted(posted(hook)) == ["f0/f0-a", "f1/f1-a", "f2/f2-a"]
+
+
+def test_a_channel_added_later_gets_a_let_go_text_back_from_the_feed_that_still_has_it(
+    h: Harness, feeds: FeedServer, hook: ScriptedServer
+) -> None:
+    """The text of a sent item is let go (keep_text's default); a channel added later with
+    backfill gets it once the feed is fetched again in full (no validators), and an item the
+    feed has dropped since is not sent."""
+    add_feed(h, "pemprov", feeds.set("/feed.xml", rss("lama", "hilang"), etag='"v1"'))
+    h.run()
+    feeds.set("/feed.xml", rss("lama"), etag='"v1"')  # "hilang" dropped; the ETag unchanged
+    h.clock.advance(days=1)
+    h.channels["archive"] = {"type": "recorder", "backfill": True}
+
+    h.run()
+    h.clock.advance(minutes=10)
+    h.run()
+
+    assert h.journal.sent_keys("archive") == ["pemprov/lama"]
+    assert sorted(posted(hook)) == ["pemprov/hilang", "pemprov/lama"]  # the webhook: once each

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,17 +72,55 @@ def test_until_delivered_keeps_the_text_of_what_is_not_everywhere_yet(h: Harness
     assert h.delivery("news/sent", "down").state is not DeliveryState.SENT
 
 
-def test_a_channel_added_after_the_text_was_let_go_sends_nothing_without_it(h: Harness) -> None:
+def test_a_channel_added_after_the_text_was_let_go_gets_it_from_the_source_on_the_next_run(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     h.write("old.md", id="old", title="Sudah terbit", body=BODY)
+    h.write("other.md", id="other", title="Juga terbit", body=BODY)
     h.run()
     h.clock.advance(days=1)
     h.channels["archive"] = {"type": "recorder", "backfill": True}
 
-    report = h.run()
+    report = h.run()  # nothing without its text: the folder is read again in full next time
 
     assert h.journal.sent_keys("archive") == []
-    assert report.not_backfilled == 1
+    assert report.not_backfilled == 2
+    assert "the next run reads news again in full" in caplog.text
+    h.clock.advance(minutes=5)
+    h.run()
+    assert sorted(h.journal.sent_keys("archive")) == ["news/old", "news/other"]
+    assert h.journal.sent_keys("rec") == ["news/old", "news/other"]  # rec: nothing again
+    stored = h.ledger.release("news/old")
+    assert stored is not None and not stored.has_text  # let go again once the archive has it
+    collected = [e.event for e in h.ledger.events(release_key="news/old")]
+    assert collected.count("collected") == 1 and "changed" not in collected
+
+
+def test_a_let_go_text_its_source_no_longer_has_is_not_sent(h: Harness) -> None:
+    h.write("old.md", id="old", title="Sudah terbit", body=BODY)
+    h.run()
+    h.clock.advance(days=1)
+    h.channels["archive"] = {"type": "recorder", "backfill": True}
+    h.run()
+    h.write("old.md", id="old", title="Sudah terbit", body=BODY + " Disunting tanpa persetujuan baru.")
+
+    h.clock.advance(minutes=5)
+    h.run()
+
+    assert h.journal.sent_keys("archive") == []
     assert h.ledger.delivery("news/old", "archive") is None
+
+
+def test_a_let_go_text_nobody_asked_for_stays_let_go_when_its_file_is_read_again(h: Harness) -> None:
+    path = h.write("a.md", id="a", title="Layanan", body=BODY)
+    h.run()
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # read again, the same
+
+    h.run()
+
+    stored = h.ledger.release("news/a")
+    assert stored is not None and not stored.has_text
 
 
 def test_new_content_approved_after_the_text_was_let_go_is_stored_and_sent(h: Harness) -> None:

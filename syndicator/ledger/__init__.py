@@ -44,6 +44,12 @@ class Ledger(ReleaseRecords, DeliveryRecords, EventRecords):
     def source_state(self, source: str) -> SourceState:
         return SourceState(self, source)
 
+    def forget_source_state(self, sources: Iterable[str]) -> None:
+        """Forget what ``sources`` kept (validators, a folder's index): the next collection
+        reads each of them again in full."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM source_state WHERE source" + IN_KEYS, (_key_list(sources),))
+
     def sources_with_state(self, sources: Iterable[str]) -> set[str]:
         """Which of ``sources`` have kept any state: a feed read before, a folder indexed."""
         rows = self._query(

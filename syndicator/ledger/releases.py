@@ -48,6 +48,19 @@ class ReleaseRecords(Store):
             )
             return cur.rowcount
 
+    def want_text(self, keys: Iterable[str]) -> set[str]:
+        """Ask for the text of ``keys`` (let go) back: the next time their source yields them
+        unchanged it is kept again (:meth:`store_releases`). Returns the keys not asked for
+        before."""
+        with self.transaction() as conn:
+            rows = conn.execute(
+                "INSERT INTO text_wanted (release) SELECT id FROM releases WHERE key"
+                + IN_KEYS
+                + " ON CONFLICT DO NOTHING RETURNING (SELECT key FROM releases WHERE id = release)",
+                (_key_list(keys),),
+            ).fetchall()
+        return {str(r[0]) for r in rows}
+
     def summaries(self, keys: Iterable[str]) -> dict[str, Summary]:
         """What is stored of each of ``keys`` (absent keys are new releases)."""
         rows = self._query(
@@ -86,9 +99,12 @@ class ReleaseRecords(Store):
         stored_hash = _hash(content_hash)
         p = pinned or PinnedApproval(None, None, None, None, None)
         old = conn.execute(
-            "SELECT id, content_hash, approval_identity, hold_reason FROM releases WHERE key = ?",
+            "SELECT id, content_hash, approval_identity, hold_reason,"
+            " id IN (SELECT release FROM text_wanted) AS wanted FROM releases WHERE key = ?",
             (release.key,),
         ).fetchone()
+        if old is not None and old["wanted"]:  # seen again: keep its text this time
+            conn.execute("DELETE FROM text_wanted WHERE release = ?", (old["id"],))
         if old is None:
             outcome = "new"
         elif (old["content_hash"], old["approval_identity"], old["hold_reason"]) != (
@@ -98,6 +114,12 @@ class ReleaseRecords(Store):
         ):
             outcome = "changed"
         else:
+            if old["wanted"]:  # the same content as let go: keep it again, and plan it again
+                conn.execute(
+                    "INSERT INTO release_text (release, data) VALUES (?,?) ON CONFLICT DO NOTHING",
+                    (old["id"], pack_release(release)[1]),
+                )
+                conn.execute("UPDATE releases SET planned = NULL WHERE id = ?", (old["id"],))
             return "same"
         data, text = pack_release(release)
         changed_at = now if old is None or old["content_hash"] != stored_hash else None

@@ -47,6 +47,9 @@ CREATE INDEX IF NOT EXISTS releases_source ON releases (source);
 -- A release's text (summary and body), apart from its row so that it can be let go once
 -- every channel has the release (``keep_text``); the row keeps the content hash.
 CREATE TABLE IF NOT EXISTS release_text (release INTEGER PRIMARY KEY REFERENCES releases (id), data BLOB NOT NULL);
+-- Releases whose text was let go and is wanted again (a channel added later with backfill):
+-- the next time their source yields them unchanged, the text is kept again.
+CREATE TABLE IF NOT EXISTS text_wanted (release INTEGER PRIMARY KEY REFERENCES releases (id));
 CREATE TABLE IF NOT EXISTS deliveries (
     release INTEGER NOT NULL REFERENCES releases (id),
     channel TEXT NOT NULL,
