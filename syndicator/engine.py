@@ -51,6 +51,7 @@ class RunReport:
     outcomes: list[Outcome] = field(default_factory=list)
     needs_operator: int = 0  # dead or unknown deliveries in the ledger after the run
     not_backfilled: int = 0
+    text_awaited: int = 0  # deliveries for a channel added later, waiting for a let-go text
 
     def count(self, state: str) -> int:
         return sum(1 for o in self.outcomes if o.state == state)

@@ -114,7 +114,7 @@ class Planning:
                     report.not_backfilled += 1
                     continue
                 if not row.has_text:  # delivered everywhere before this channel came, and let go
-                    report.not_backfilled += 1
+                    report.text_awaited += 1
                     let_go.setdefault(row.key, row.source)
                     continue
                 pairs.append((row.key, cfg.name, row.content_hash))

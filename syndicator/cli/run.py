@@ -206,6 +206,10 @@ def print_summary(report: object, verbosity: int) -> None:
         parts.append(f"{len(report.source_errors)} source errors")
     if report.not_backfilled and verbosity > 0:
         parts.append(f"{report.not_backfilled} older deliveries skipped (backfill = false)")
+    if report.text_awaited:
+        parts.append(
+            f"{report.text_awaited} older deliveries wait for their text from the sources (keep_text)"
+        )
     new = f"{len(report.new)} new, {len(report.changed)} changed; "
     click.echo(("dry run: " if report.dry_run else "") + new + "; ".join(parts))
 
