@@ -177,9 +177,8 @@ class DeliveryRecords(Store):
             params.append(attempts)
         if receipt is not None:
             sets.append("receipt = ?")
-            fields = {
-                k: v for k, v in receipt.to_dict().items() if v
-            }  # an empty one reads back as its default
+            # A field left empty is left out: it reads back as its default.
+            fields = {k: v for k, v in receipt.to_dict().items() if v}
             params.append(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
         if error is not None:
             sets.append("last_error = ?")
