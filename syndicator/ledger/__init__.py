@@ -20,6 +20,7 @@ from .rows import DeliveryFacts, GateRow, ReleaseFacts, StoredRelease, Summary
 from .schema import SCHEMA_VERSION
 from .sourcestate import SourceState, SourceStateBuffer
 from .store import IN_KEYS, LedgerError, Pending, _key_list, utcnow
+from .texts import TextRecords
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 
-class Ledger(ReleaseRecords, DeliveryRecords, EventRecords):
+class Ledger(ReleaseRecords, DeliveryRecords, EventRecords, TextRecords):
     """The SQLite ledger. Open with :meth:`open`; use as a context manager to close it."""
 
     def source_state(self, source: str) -> SourceState:
