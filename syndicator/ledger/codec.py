@@ -1,8 +1,10 @@
-"""How the ledger stores a time and a hash (schema 4), and reads them back: the only
-place that knows the encoding (:mod:`.schema`)."""
+"""How the ledger stores a time, a hash and a release's tags (schema 4), and reads them
+back: the only place that knows the encoding (:mod:`.schema`)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -47,3 +49,8 @@ def _hash(value: str | None) -> bytes | str | None:
 def _hex(value: bytes | str | None) -> str | None:
     """A stored hash as the rest of syndicator writes it (``sha256:`` and 64 hex digits)."""
     return _SHA256 + value.hex() if isinstance(value, bytes) else value
+
+
+def _tags(tags: Iterable[str]) -> str:
+    """A release's tags as its row keeps them: compact JSON (the gate reads them back)."""
+    return json.dumps(list(tags), ensure_ascii=False, separators=(",", ":"))

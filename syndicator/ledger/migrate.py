@@ -16,7 +16,7 @@ from datetime import datetime
 
 from ..approval import identity_digest
 from ..models import Release
-from .codec import _hash, _time
+from .codec import _hash, _tags, _time
 from .rows import pack_release
 from .schema import SCHEMA
 
@@ -118,7 +118,7 @@ def _copy_releases(conn: sqlite3.Connection, *, texts_apart: bool) -> None:
                 row["title"],
                 _hash(row["content_hash"]),
                 data,
-                json.dumps(json.loads(row["tags"]), ensure_ascii=False, separators=(",", ":")),
+                _tags(json.loads(row["tags"])),
                 row["priority"],
                 _micros(row["published"]),
                 _micros(row["publish_at"]),

@@ -11,7 +11,7 @@ from functools import cache
 from ..approval import PinnedApproval, approval_identity
 from ..errors import ReleaseNotFound
 from ..models import Release
-from .codec import _at, _dt, _hash, _hex, _time
+from .codec import _at, _dt, _hash, _hex, _tags, _time
 from .rows import Columns, GateRow, ReleaseFacts, StoredRelease, Summary, pack_release, unpack_release
 from .sourcestate import SourceStateBuffer
 from .store import IN_KEYS, Store, _key_list
@@ -442,10 +442,6 @@ def _pinned(row: sqlite3.Row) -> PinnedApproval | None:
 def _columns(row: sqlite3.Row) -> Columns:
     key, source = row["key"], row["source"]
     return Columns(source, key[len(source) + 1 :], row["title"], json.loads(row["tags"]), row["priority"])
-
-
-def _tags(tags: Iterable[str]) -> str:
-    return json.dumps(list(tags), ensure_ascii=False, separators=(",", ":"))
 
 
 def _like_prefix(ref: str) -> str:
